@@ -1,0 +1,93 @@
+"""The demo's WebSocket routes: a chat with rooms, plus echo and whoami for trying things with wscat."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from django.contrib.auth import get_user_model
+from django.core.exceptions import BadRequest, PermissionDenied
+from django.http import HttpRequest, JsonResponse
+
+from django_aws_api_gateway_websockets.messaging import send_to_group
+from django_aws_api_gateway_websockets.routing import route
+from django_aws_api_gateway_websockets.views import WebSocketView
+
+_ROOM_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+MAX_TEXT = 2000
+
+
+def display_name(user: Any, connection_id: str) -> str:
+    if user is not None and getattr(user, "is_authenticated", False):
+        return str(user.get_username())
+    return f"guest-{connection_id[:6]}"
+
+
+class ChatView(WebSocketView):
+    # A plain `wscat -c URL` sends neither Cookie nor Origin: it is not a browser, so there is no
+    # cross-site risk, and it connects as an anonymous user. A browser's Origin is still checked and its
+    # session cookie still logs the user in.
+    required_connection_headers = ["Sec-Websocket-Key", "Sec-Websocket-Version"]
+
+    @route("echo")
+    def echo(self, request: HttpRequest, *args: Any, **kwargs: Any) -> JsonResponse:
+        return JsonResponse({"route": "echo", "data": self.body.get("data")})
+
+    @route("whoami")
+    def whoami(self, request: HttpRequest, *args: Any, **kwargs: Any) -> JsonResponse:
+        user = request.user
+        return JsonResponse(
+            {
+                "route": "whoami",
+                "connectionId": self.connection_id,
+                "authenticated": user.is_authenticated,
+                "name": display_name(user, self.connection_id),
+            }
+        )
+
+    @route("join")
+    def join(self, request: HttpRequest, *args: Any, **kwargs: Any) -> JsonResponse:
+        room = self._room()
+        self.join_group(f"room:{room}")
+        name = display_name(request.user, self.connection_id)
+        send_to_group(f"room:{room}", {"type": "joined", "room": room, "name": name})
+        return JsonResponse({"route": "join", "room": room, "members": self._members(room)})
+
+    @route("leave")
+    def leave(self, request: HttpRequest, *args: Any, **kwargs: Any) -> JsonResponse:
+        room = self._room()
+        self.leave_group(f"room:{room}")
+        return JsonResponse({"route": "leave", "room": room})
+
+    @route("post")
+    def post_message(self, request: HttpRequest, *args: Any, **kwargs: Any) -> JsonResponse:
+        room = self._room()
+        if f"room:{room}" not in self.group_names():
+            raise PermissionDenied("Join the room before posting to it.")
+        text = self.body.get("text")
+        if not isinstance(text, str) or not text.strip() or len(text) > MAX_TEXT:
+            raise BadRequest(f"'text' must be a non-empty string of at most {MAX_TEXT} characters.")
+        message = {"type": "message", "room": room, "name": display_name(request.user, self.connection_id), "text": text}
+        result = send_to_group(f"room:{room}", message)
+        return JsonResponse({"route": "post", "room": room, "sent": result.sent, "gone": result.gone, "failed": result.failed})
+
+    @route("members")
+    def members(self, request: HttpRequest, *args: Any, **kwargs: Any) -> JsonResponse:
+        room = self._room()
+        return JsonResponse({"route": "members", "room": room, "members": self._members(room)})
+
+    def _room(self) -> str:
+        room = self.body.get("room")
+        if not isinstance(room, str) or not _ROOM_RE.match(room):
+            raise BadRequest("'room' must be 1-64 letters, digits, '_' or '-'.")
+        return room
+
+    def _members(self, room: str) -> list[str]:
+        connections = self.store.group_connections(f"room:{room}")
+        user_ids = {c.user_id for c in connections if c.user_id is not None}
+        users = get_user_model()._default_manager.in_bulk(list(user_ids)) if user_ids else {}
+        names = []
+        for connection in connections:
+            user = users.get(int(connection.user_id)) if connection.user_id is not None else None
+            names.append(display_name(user, connection.connection_id))
+        return sorted(names)

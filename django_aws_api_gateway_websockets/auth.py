@@ -1,0 +1,56 @@
+"""Users of WebSocket requests: from the session cookie at connect, from the stored mapping afterwards."""
+
+from __future__ import annotations
+
+import hmac
+from importlib import import_module
+
+from django.conf import settings
+from django.contrib import auth
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.http import HttpRequest
+
+from .store.base import Connection
+
+UserLike = AbstractBaseUser | AnonymousUser
+
+
+def user_from_cookie(request: HttpRequest) -> UserLike:
+    """The user logged in by the request's session cookie, or AnonymousUser.
+
+    Uses ``request.user`` when the authentication middleware already ran; otherwise loads the session
+    named by the cookie itself (the HTTP integration and Lambda paths may run without middleware).
+    """
+    user = getattr(request, "user", None)
+    if user is not None and user.is_authenticated:
+        return user
+    session_key = request.COOKIES.get(settings.SESSION_COOKIE_NAME)
+    if not session_key:
+        return AnonymousUser()
+    engine = import_module(settings.SESSION_ENGINE)
+    if not hasattr(request, "session"):
+        request.session = engine.SessionStore(session_key)
+    return auth.get_user(request)
+
+
+def auth_hash_of(user: UserLike) -> str:
+    if not user.is_authenticated or not hasattr(user, "get_session_auth_hash"):
+        return ""
+    return user.get_session_auth_hash()
+
+
+def user_for_connection(connection: Connection) -> UserLike | None:
+    """The user mapped to ``connection``; AnonymousUser when none; None when that user may no longer
+    send (deleted, deactivated, or the password changed since connect)."""
+    if connection.user_id is None:
+        return AnonymousUser()
+    model = auth.get_user_model()
+    try:
+        user = model._default_manager.get(pk=connection.user_id)
+    except (model.DoesNotExist, ValueError):
+        return None
+    if not getattr(user, "is_active", True):
+        return None
+    if connection.auth_hash and not hmac.compare_digest(connection.auth_hash, auth_hash_of(user)):
+        return None
+    return user

@@ -1,0 +1,97 @@
+"""System checks for the ``WEBSOCKETS`` setting."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.core.checks import CheckMessage, Error, Tags, Warning, register
+from django.utils.module_loading import import_string
+
+from .conf import DEFAULTS, ws_settings
+from .ratelimit import parse_rate
+from .security import _normalise_origin
+
+_ID = "django_aws_api_gateway_websockets"
+
+
+def _error(n: int, msg: str, hint: str | None = None) -> Error:
+    return Error(msg, hint=hint, id=f"{_ID}.E{n:03d}")
+
+
+@register(Tags.security, Tags.compatibility)
+def check_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    raw = getattr(settings, "WEBSOCKETS", {})
+    if not isinstance(raw, dict):
+        return [_error(1, "WEBSOCKETS must be a dict.", hint="WEBSOCKETS = {'ALLOWED_ORIGINS': [...]}")]
+    errors: list[CheckMessage] = []
+    for key in sorted(set(raw) - set(DEFAULTS)):
+        errors.append(_error(2, f"Unknown WEBSOCKETS key {key!r}.", hint=f"Known keys: {', '.join(sorted(DEFAULTS))}"))
+
+    for key in ("STORE", "VIEW"):
+        value = getattr(ws_settings, key)
+        if value is None and key == "VIEW":
+            continue
+        try:
+            import_string(value)
+        except Exception as exc:
+            errors.append(_error(3, f"WEBSOCKETS[{key!r}] = {value!r} cannot be imported: {exc}"))
+
+    origins = ws_settings.ALLOWED_ORIGINS
+    if origins is not None:
+        if isinstance(origins, str) or not isinstance(origins, (list, tuple)):
+            errors.append(_error(4, "WEBSOCKETS['ALLOWED_ORIGINS'] must be a list of origins or None."))
+        else:
+            for origin in origins:
+                if not isinstance(origin, str) or _normalise_origin(origin) is None or origin.strip() == "*":
+                    errors.append(
+                        _error(5, f"Invalid origin {origin!r} in WEBSOCKETS['ALLOWED_ORIGINS'].",
+                               hint="Use full origins such as 'https://example.com'; wildcards are not allowed.")
+                    )
+
+    secrets = ws_settings.SHARED_SECRETS
+    if isinstance(secrets, str) or not isinstance(secrets, (list, tuple)):
+        errors.append(_error(6, "WEBSOCKETS['SHARED_SECRETS'] must be a list of strings."))
+    else:
+        for secret in secrets:
+            if not isinstance(secret, str) or len(secret) < 16:
+                errors.append(_error(7, "Each WEBSOCKETS['SHARED_SECRETS'] entry must be a string of 16+ characters."))
+
+    for key in ("CONNECT_RATE_LIMIT_PER_IP", "CONNECT_RATE_LIMIT_PER_USER"):
+        value = getattr(ws_settings, key)
+        if value is not None:
+            try:
+                parse_rate(value)
+            except ValueError as exc:
+                errors.append(_error(8, f"WEBSOCKETS[{key!r}]: {exc}", hint="For example '60/minute', or None."))
+    if ws_settings.RATE_LIMIT_CACHE not in settings.CACHES:
+        errors.append(_error(9, f"WEBSOCKETS['RATE_LIMIT_CACHE'] = {ws_settings.RATE_LIMIT_CACHE!r} is not in CACHES."))
+
+    for key, low, high in (("MAX_MESSAGE_BYTES", 1, 128 * 1024), ("MAX_WORKERS", 1, 512),
+                           ("MAX_RETRIES", 0, 20), ("SESSION_RETENTION_DAYS", 0, 36500)):
+        value = getattr(ws_settings, key)
+        if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+            errors.append(_error(10, f"WEBSOCKETS[{key!r}] must be an integer from {low} to {high}, not {value!r}."))
+
+    permission = ws_settings.GROUP_JOIN_PERMISSION
+    if permission is not None and (not isinstance(permission, str) or permission.count(".") != 1):
+        errors.append(_error(11, "WEBSOCKETS['GROUP_JOIN_PERMISSION'] must be 'app_label.codename' or None."))
+
+    endpoint = ws_settings.ENDPOINT_URL
+    if endpoint is not None and (not isinstance(endpoint, str) or not endpoint.startswith(("http://", "https://"))):
+        errors.append(_error(12, "WEBSOCKETS['ENDPOINT_URL'] must be an http(s) URL or None."))
+    return errors
+
+
+@register(Tags.security)
+def check_origin_default(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    if ws_settings.ALLOWED_ORIGINS is None and "*" in settings.ALLOWED_HOSTS:
+        return [
+            Warning(
+                "ALLOWED_HOSTS contains '*' and WEBSOCKETS['ALLOWED_ORIGINS'] is not set: any web page may open a "
+                "WebSocket with a visitor's cookies (cross-site WebSocket hijacking).",
+                hint="Set WEBSOCKETS['ALLOWED_ORIGINS'] to the origins of your site.",
+                id=f"{_ID}.W001",
+            )
+        ]
+    return []

@@ -1,0 +1,67 @@
+"""All settings of the app, read in one place.
+
+Users configure the app with a single ``WEBSOCKETS`` dict in their Django settings; every key is optional.
+Values are read on each access so ``override_settings`` works in tests.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings as django_settings
+
+DEFAULTS: dict[str, Any] = {
+    # Dotted path of the project's WebSocketView subclass served by ``django_aws_api_gateway_websockets.urls``
+    # and by the Lambda adapter.
+    "VIEW": None,
+    # Dotted path of the connection store backend class.
+    "STORE": "django_aws_api_gateway_websockets.store.orm.OrmStore",
+    # Origins allowed to open a socket ("https://example.com"). None: the Origin's host must be in
+    # ALLOWED_HOSTS. A connect request without an Origin header (not a browser) is not affected.
+    "ALLOWED_ORIGINS": None,
+    # Shared secrets API Gateway adds to every HTTP integration request (a list allows rotation).
+    # Empty: no secret is required.
+    "SHARED_SECRETS": [],
+    "SHARED_SECRET_HEADER": "X-Websocket-Secret",
+    # Connection attempt rate limits, "N/second|minute|hour|day"; None disables a limit.
+    "CONNECT_RATE_LIMIT_PER_IP": "60/minute",
+    "CONNECT_RATE_LIMIT_PER_USER": "30/minute",
+    "RATE_LIMIT_CACHE": "default",
+    # Permission ("app_label.codename") a user needs to join a group; None lets everybody join.
+    "GROUP_JOIN_PERMISSION": None,
+    # Largest message body accepted, in bytes (API Gateway's own limit is 128 KB).
+    "MAX_MESSAGE_BYTES": 128 * 1024,
+    # Disconnected sessions older than this are removed by ``purge_websocket_sessions``.
+    "SESSION_RETENTION_DAYS": 7,
+    # Close a user's sockets when the user logs out.
+    "CLOSE_ON_LOGOUT": True,
+    # @connections endpoint override ("http://127.0.0.1:8000"); None: built from what was stored at connect.
+    "ENDPOINT_URL": None,
+    # For a custom domain: the API mapping key (base path) the @connections endpoint lives under.
+    "API_MAPPING_KEY": "",
+    # Region for the management API client; None: AWS_REGION / AWS_DEFAULT_REGION, then "us-east-1".
+    "REGION": None,
+    # Worker threads used by broadcasts.
+    "MAX_WORKERS": 32,
+    # Retries for a throttled (429) post before it counts as failed.
+    "MAX_RETRIES": 4,
+    # DynamoDB connection store (issue: serverless store).
+    "DYNAMODB_TABLE": None,
+    "DYNAMODB_ENDPOINT_URL": None,
+}
+
+
+class WebSocketSettings:
+    """Attribute access to the ``WEBSOCKETS`` dict with defaults: ``ws_settings.STORE``."""
+
+    def user_settings(self) -> dict[str, Any]:
+        value = getattr(django_settings, "WEBSOCKETS", {})
+        return value if isinstance(value, dict) else {}
+
+    def __getattr__(self, name: str) -> Any:
+        if name not in DEFAULTS:
+            raise AttributeError(f"Unknown WEBSOCKETS setting {name!r}")
+        return self.user_settings().get(name, DEFAULTS[name])
+
+
+ws_settings = WebSocketSettings()

@@ -1,0 +1,245 @@
+"""Pushing data to browsers through API Gateway's @connections management API.
+
+``broadcast`` is the one sending primitive: it serialises the payload once, sends concurrently over pooled
+keep-alive connections, retries throttled posts with backoff, marks gone connections disconnected in one
+batched write and reports what happened in a :class:`SendResult`.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import random
+import threading
+import time
+from collections.abc import Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import boto3
+from botocore.config import Config
+from botocore.exceptions import ClientError
+from django.core.serializers.json import DjangoJSONEncoder
+
+from .conf import ws_settings
+from .store import get_store
+
+logger = logging.getLogger("django_aws_api_gateway_websockets")
+
+MAX_PAYLOAD_BYTES = 128 * 1024
+_LOCAL_HOSTS = ("localhost", "127.", "[::1]", "0.0.0.0")
+
+
+class ConnectionLike(Protocol):
+    connection_id: str
+    domain_name: str
+    stage: str
+    api_id: str
+
+
+class MessagingPermissionError(PermissionError):
+    """The function may not use the @connections API (403)."""
+
+
+@dataclass
+class SendResult:
+    sent: int = 0
+    gone: int = 0
+    failed: int = 0
+    gone_ids: list[str] = field(default_factory=list)
+    failed_ids: list[str] = field(default_factory=list)
+
+    @property
+    def total(self) -> int:
+        return self.sent + self.gone + self.failed
+
+
+def encode(data: Any) -> bytes:
+    """Serialise ``data`` as JSON; ValueError when it is over API Gateway's 128 KB message limit."""
+    payload = json.dumps(data, cls=DjangoJSONEncoder, separators=(",", ":"), ensure_ascii=False).encode()
+    if len(payload) > MAX_PAYLOAD_BYTES:
+        raise ValueError(
+            f"WebSocket message is {len(payload)} bytes of JSON; API Gateway accepts at most "
+            f"{MAX_PAYLOAD_BYTES} bytes (128 KB)."
+        )
+    return payload
+
+
+def endpoint_for(connection: ConnectionLike) -> str:
+    """The @connections endpoint for ``connection``: the ENDPOINT_URL setting, else from what was stored at
+    connect (execute-api domain + stage, a custom domain + its API mapping key, or a local gateway)."""
+    override: str | None = ws_settings.ENDPOINT_URL
+    if override:
+        return override.rstrip("/")
+    domain = connection.domain_name
+    if not domain:
+        raise ValueError(f"Connection {connection.connection_id} has no domain name; set WEBSOCKETS['ENDPOINT_URL'].")
+    if domain.endswith(".amazonaws.com"):
+        return f"https://{domain}/{connection.stage}".rstrip("/")
+    if domain.startswith(_LOCAL_HOSTS):
+        return f"http://{domain}/{connection.stage}".rstrip("/")
+    mapping: str = ws_settings.API_MAPPING_KEY or ""
+    return f"https://{domain}/{mapping.strip('/')}".rstrip("/")
+
+
+def _region() -> str:
+    configured: str | None = ws_settings.REGION
+    return configured or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
+
+
+_clients: dict[tuple[str, str, int], Any] = {}
+_clients_lock = threading.Lock()
+
+
+def client_for(endpoint: str) -> Any:
+    """A boto3 ``apigatewaymanagementapi`` client for ``endpoint``, created once and shared by threads."""
+    workers: int = ws_settings.MAX_WORKERS
+    key = (endpoint, _region(), workers)
+    client = _clients.get(key)
+    if client is None:
+        with _clients_lock:
+            client = _clients.get(key)
+            if client is None:
+                config = Config(
+                    max_pool_connections=max(10, workers),
+                    retries={"total_max_attempts": 1},  # throttling is retried here, with our own backoff
+                    connect_timeout=5,
+                    read_timeout=10,
+                    tcp_keepalive=True,
+                )
+                client = boto3.session.Session().client(
+                    "apigatewaymanagementapi", endpoint_url=endpoint, region_name=_region(), config=config
+                )
+                _clients[key] = client
+    return client
+
+
+def _error_code(error: ClientError) -> tuple[str, int]:
+    code = str(error.response.get("Error", {}).get("Code", ""))
+    status = int(error.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0) or 0)
+    return code, status
+
+
+def _is_gone(code: str, status: int) -> bool:
+    return code == "GoneException" or status == 410
+
+
+def _is_throttled(code: str, status: int) -> bool:
+    return code in ("LimitExceededException", "TooManyRequestsException", "ThrottlingException") or status == 429
+
+
+def _permission_error(error: ClientError, endpoint: str) -> MessagingPermissionError:
+    return MessagingPermissionError(
+        f"API Gateway refused the @connections call to {endpoint} (403): the caller needs "
+        "'execute-api:ManageConnections' on 'arn:aws:execute-api:REGION:ACCOUNT:API_ID/STAGE/POST/@connections/*' "
+        f"(AWS said: {error})"
+    )
+
+
+def _post(connection: ConnectionLike, payload: bytes) -> str:
+    """Post to one connection: returns "sent", "gone" or "failed"; raises MessagingPermissionError."""
+    endpoint = endpoint_for(connection)
+    client = client_for(endpoint)
+    retries: int = ws_settings.MAX_RETRIES
+    for attempt in range(retries + 1):
+        try:
+            client.post_to_connection(ConnectionId=connection.connection_id, Data=payload)
+            return "sent"
+        except ClientError as error:
+            code, status = _error_code(error)
+            if _is_gone(code, status):
+                return "gone"
+            if status == 403 or code in ("AccessDeniedException", "ForbiddenException"):
+                raise _permission_error(error, endpoint) from error
+            if _is_throttled(code, status) and attempt < retries:
+                time.sleep(min(2.0, 0.05 * (2**attempt)) * (0.5 + random.random()))
+                continue
+            logger.warning("post_to_connection %s failed: %s", connection.connection_id, error)
+            return "failed"
+        except Exception as error:  # network errors: count, never lose the rest of the broadcast
+            logger.warning("post_to_connection %s failed: %s", connection.connection_id, error)
+            return "failed"
+    return "failed"  # pragma: no cover - the loop always returns
+
+
+def broadcast(connections: Sequence[ConnectionLike], data: Any) -> SendResult:
+    """Send ``data`` to every connection, concurrently; gone connections are marked disconnected."""
+    payload = encode(data)
+    result = SendResult()
+    if not connections:
+        return result
+    workers = min(int(ws_settings.MAX_WORKERS), len(connections))
+    if workers <= 1:
+        outcomes = [_post(c, payload) for c in connections]
+    else:
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="ws-broadcast") as pool:
+            outcomes = list(pool.map(lambda c: _post(c, payload), connections))
+    for connection, outcome in zip(connections, outcomes, strict=True):
+        if outcome == "sent":
+            result.sent += 1
+        elif outcome == "gone":
+            result.gone += 1
+            result.gone_ids.append(connection.connection_id)
+        else:
+            result.failed += 1
+            result.failed_ids.append(connection.connection_id)
+    if result.gone_ids:
+        get_store().mark_gone(result.gone_ids)
+    return result
+
+
+def send_to_connection(connection_id: str, data: Any) -> SendResult:
+    connection = get_store().get(connection_id)
+    if connection is None or not connection.connected:
+        return SendResult(gone=1, gone_ids=[connection_id])
+    return broadcast([connection], data)
+
+
+def send_to_user(user: Any, data: Any) -> SendResult:
+    """Send to every open connection of ``user`` (a user object or a primary key)."""
+    user_id = str(getattr(user, "pk", user))
+    return broadcast(get_store().user_connections(user_id), data)
+
+
+def send_to_group(group: str, data: Any) -> SendResult:
+    return broadcast(get_store().group_connections(group), data)
+
+
+def close_connection(connection: ConnectionLike) -> bool:
+    """Ask API Gateway to close ``connection``; False when it was already gone."""
+    endpoint = endpoint_for(connection)
+    try:
+        client_for(endpoint).delete_connection(ConnectionId=connection.connection_id)
+    except ClientError as error:
+        code, status = _error_code(error)
+        if _is_gone(code, status):
+            get_store().mark_gone([connection.connection_id])
+            return False
+        if status == 403:
+            raise _permission_error(error, endpoint) from error
+        raise
+    get_store().disconnect(connection.connection_id, reason="closed by server")
+    return True
+
+
+def close_connections(connections: Iterable[ConnectionLike]) -> None:
+    """Close each connection, logging (not raising) failures: used on logout."""
+    for connection in connections:
+        try:
+            close_connection(connection)
+        except Exception as error:
+            logger.warning("Could not close WebSocket %s: %s", connection.connection_id, error)
+
+
+def connection_info(connection: ConnectionLike) -> dict[str, Any] | None:
+    """API Gateway's view of the connection (connectedAt, identity, lastActiveAt), or None when gone."""
+    try:
+        response = client_for(endpoint_for(connection)).get_connection(ConnectionId=connection.connection_id)
+    except ClientError as error:
+        if _is_gone(*_error_code(error)):
+            return None
+        raise
+    response.pop("ResponseMetadata", None)
+    return dict(response)

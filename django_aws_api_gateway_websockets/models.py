@@ -1,0 +1,102 @@
+"""Connection sessions stored by the default (Django ORM) connection store."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+
+if TYPE_CHECKING:
+    from .messaging import SendResult
+
+
+class WebSocketSessionQuerySet(models.QuerySet["WebSocketSession"]):
+    def connected(self) -> WebSocketSessionQuerySet:
+        return self.filter(connected=True)
+
+    def in_group(self, group: str) -> WebSocketSessionQuerySet:
+        return self.filter(memberships__group=group)
+
+    def send_message(self, data: Any) -> SendResult:
+        """Send ``data`` (JSON-serialisable) to every connected session of this queryset."""
+        from .messaging import broadcast
+
+        return broadcast(list(self.connected()), data)
+
+
+class WebSocketSession(models.Model):
+    """One WebSocket connection through API Gateway."""
+
+    connection_id = models.CharField(max_length=128, unique=True)
+    api_id = models.CharField(max_length=64, blank=True, default="")
+    stage = models.CharField(max_length=128, blank=True, default="")
+    domain_name = models.CharField(max_length=253, blank=True, default="")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="websocket_sessions",
+    )
+    # The user's session auth hash at connect: a changed password stops later messages.
+    auth_hash = models.CharField(max_length=128, blank=True, default="", editable=False)
+    connected = models.BooleanField(default=True, db_index=True)
+    connected_at = models.DateTimeField(default=timezone.now)
+    disconnected_at = models.DateTimeField(null=True, blank=True)
+    last_seen = models.DateTimeField(default=timezone.now)
+    message_count = models.PositiveBigIntegerField(default=0)
+    client_ip = models.GenericIPAddressField(null=True, blank=True)
+    user_agent = models.CharField(max_length=512, blank=True, default="")
+    disconnect_status_code = models.PositiveIntegerField(null=True, blank=True)
+    disconnect_reason = models.CharField(max_length=255, blank=True, default="")
+
+    objects = WebSocketSessionQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = "WebSocket session"
+        ordering = ["-connected_at"]
+        indexes = [models.Index(fields=["connected", "disconnected_at"], name="dawsws_sess_purge_idx")]
+
+    def __str__(self) -> str:
+        state = "connected" if self.connected else "disconnected"
+        return f"{self.connection_id} ({state})"
+
+    # Groups -----------------------------------------------------------------------------------------
+    def join_group(self, group: str) -> None:
+        WebSocketGroupMembership.objects.get_or_create(session=self, group=group)
+
+    def leave_group(self, group: str) -> None:
+        WebSocketGroupMembership.objects.filter(session=self, group=group).delete()
+
+    def group_names(self) -> list[str]:
+        return sorted(self.memberships.values_list("group", flat=True))
+
+    # Messaging --------------------------------------------------------------------------------------
+    def send_message(self, data: Any) -> SendResult:
+        """Send ``data`` (JSON-serialisable) to this connection through the @connections API."""
+        from .messaging import broadcast
+
+        return broadcast([self], data)
+
+    def close(self) -> bool:
+        """Ask API Gateway to close this connection; True when it was open."""
+        from .messaging import close_connection
+
+        return close_connection(self)
+
+
+class WebSocketGroupMembership(models.Model):
+    """A connection's membership of a named group; a connection can be in any number of groups."""
+
+    session = models.ForeignKey(WebSocketSession, on_delete=models.CASCADE, related_name="memberships")
+    group = models.CharField(max_length=150, db_index=True)
+    joined_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name = "WebSocket group membership"
+        constraints = [models.UniqueConstraint(fields=["session", "group"], name="dawsws_unique_membership")]
+
+    def __str__(self) -> str:
+        return f"{self.session.connection_id} in {self.group}"

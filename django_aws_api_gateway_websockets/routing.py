@@ -1,0 +1,60 @@
+"""Declaring message routes on a view: the one source of truth for dispatch, CDK routes and the gateway."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+# API Gateway route keys are at most 128 characters; keys starting with "$" are reserved by API Gateway.
+_ROUTE_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:\-/]{0,127}$")
+ROUTE_ATTR = "_websocket_route"
+
+
+@dataclass(frozen=True)
+class Route:
+    """A message route: ``name`` is what a client sends as ``body[route_selection_key]``."""
+
+    name: str
+    method: str
+    reply: bool = True  # a two-way route: the handler's response body is sent back to the client
+
+
+def validate_route_name(name: object) -> str:
+    if not isinstance(name, str) or not _ROUTE_NAME_RE.match(name):
+        raise ValueError(
+            f"Invalid WebSocket route name {name!r}: use 1-128 letters, digits and _.:-/ "
+            "starting with a letter or digit (API Gateway reserves names starting with '$')."
+        )
+    return name
+
+
+def route(name: str, *, reply: bool = True) -> Callable[[F], F]:
+    """Mark a view method as the handler of the message route ``name``.
+
+    Only methods marked this way can be reached from a message body; every other attribute of the view
+    (``dispatch``, ``setup``, ``connect``, private names, ...) is out of reach of clients.
+    """
+    validate_route_name(name)
+
+    def decorator(func: F) -> F:
+        setattr(func, ROUTE_ATTR, Route(name=name, method=func.__name__, reply=reply))
+        return func
+
+    return decorator
+
+
+def collect_routes(cls: type) -> dict[str, Route]:
+    """Routes declared on ``cls`` and its bases (a subclass may override a route by name)."""
+    routes: dict[str, Route] = {}
+    for klass in reversed(cls.__mro__):
+        for attr_name, value in vars(klass).items():
+            declared = getattr(value, ROUTE_ATTR, None)
+            if isinstance(declared, Route):
+                if declared.method != attr_name:
+                    declared = Route(name=declared.name, method=attr_name, reply=declared.reply)
+                routes[declared.name] = declared
+    return routes

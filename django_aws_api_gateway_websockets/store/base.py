@@ -1,0 +1,71 @@
+"""The connection store interface: every read and write of connection state goes through it."""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from django.utils import timezone
+
+
+@dataclass(frozen=True)
+class Connection:
+    """What is known about one WebSocket connection, whatever the backend."""
+
+    connection_id: str
+    api_id: str = ""
+    stage: str = ""
+    domain_name: str = ""
+    user_id: str | None = None
+    auth_hash: str = ""
+    connected: bool = True
+    client_ip: str | None = None
+    user_agent: str = ""
+    connected_at: datetime = field(default_factory=timezone.now)
+
+
+class ConnectionStore(abc.ABC):
+    """Backend interface, selected by ``WEBSOCKETS["STORE"]`` (like Django's session engines)."""
+
+    @abc.abstractmethod
+    def connect(self, connection: Connection) -> None:
+        """Record a new connection. Idempotent: a repeated connect for the same id changes nothing."""
+
+    @abc.abstractmethod
+    def disconnect(self, connection_id: str, status_code: int | None = None, reason: str = "") -> bool:
+        """Mark a connection disconnected. Idempotent; unknown ids are tolerated. True if it was open."""
+
+    @abc.abstractmethod
+    def get(self, connection_id: str) -> Connection | None:
+        """The connection, connected or not, or None when unknown."""
+
+    @abc.abstractmethod
+    def record_message(self, connection_id: str) -> None:
+        """Count one message and refresh last-seen."""
+
+    @abc.abstractmethod
+    def mark_gone(self, connection_ids: Iterable[str]) -> int:
+        """Mark many connections disconnected in one batched write; return how many changed."""
+
+    @abc.abstractmethod
+    def join(self, connection_id: str, group: str) -> None: ...
+
+    @abc.abstractmethod
+    def leave(self, connection_id: str, group: str) -> None: ...
+
+    @abc.abstractmethod
+    def groups_of(self, connection_id: str) -> list[str]: ...
+
+    @abc.abstractmethod
+    def group_connections(self, group: str) -> list[Connection]:
+        """Connected members of ``group``."""
+
+    @abc.abstractmethod
+    def user_connections(self, user_id: str) -> list[Connection]:
+        """Connected connections of a user."""
+
+    @abc.abstractmethod
+    def purge(self, older_than: datetime) -> int:
+        """Remove disconnected connections that ended before ``older_than``; return how many."""

@@ -1,0 +1,106 @@
+"""Connection store on the Django ORM (:class:`~django_aws_api_gateway_websockets.models.WebSocketSession`)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.db.models import F
+from django.utils import timezone
+
+from ..models import WebSocketGroupMembership, WebSocketSession
+from .base import Connection, ConnectionStore
+
+
+def _to_connection(session: WebSocketSession) -> Connection:
+    return Connection(
+        connection_id=session.connection_id,
+        api_id=session.api_id,
+        stage=session.stage,
+        domain_name=session.domain_name,
+        user_id=None if session.user_id is None else str(session.user_id),
+        auth_hash=session.auth_hash,
+        connected=session.connected,
+        client_ip=session.client_ip,
+        user_agent=session.user_agent,
+        connected_at=session.connected_at,
+    )
+
+
+class OrmStore(ConnectionStore):
+    def __init__(self, model: type[WebSocketSession] | None = None) -> None:
+        self.model = model or WebSocketSession
+
+    def connect(self, connection: Connection) -> None:
+        fields: dict[str, Any] = {
+            "api_id": connection.api_id,
+            "stage": connection.stage,
+            "domain_name": connection.domain_name,
+            "user_id": connection.user_id,
+            "auth_hash": connection.auth_hash,
+            "client_ip": connection.client_ip,
+            "user_agent": connection.user_agent[:512],
+            "connected_at": connection.connected_at,
+            "last_seen": connection.connected_at,
+        }
+        try:
+            with transaction.atomic():
+                self.model.objects.get_or_create(connection_id=connection.connection_id, defaults=fields)
+        except IntegrityError:  # a concurrent connect with the same id won the race: same result
+            pass
+
+    def disconnect(self, connection_id: str, status_code: int | None = None, reason: str = "") -> bool:
+        now = timezone.now()
+        changed = self.model.objects.filter(connection_id=connection_id, connected=True).update(
+            connected=False,
+            disconnected_at=now,
+            last_seen=now,
+            disconnect_status_code=status_code,
+            disconnect_reason=reason[:255],
+        )
+        return changed > 0
+
+    def get(self, connection_id: str) -> Connection | None:
+        session = self.model.objects.filter(connection_id=connection_id).first()
+        return None if session is None else _to_connection(session)
+
+    def record_message(self, connection_id: str) -> None:
+        self.model.objects.filter(connection_id=connection_id).update(
+            message_count=F("message_count") + 1, last_seen=timezone.now()
+        )
+
+    def mark_gone(self, connection_ids: Iterable[str]) -> int:
+        ids = list(connection_ids)
+        if not ids:
+            return 0
+        now = timezone.now()
+        return self.model.objects.filter(connection_id__in=ids, connected=True).update(
+            connected=False, disconnected_at=now, disconnect_reason="gone"
+        )
+
+    def join(self, connection_id: str, group: str) -> None:
+        session = self.model.objects.filter(connection_id=connection_id).first()
+        if session is not None:
+            WebSocketGroupMembership.objects.get_or_create(session=session, group=group)
+
+    def leave(self, connection_id: str, group: str) -> None:
+        WebSocketGroupMembership.objects.filter(session__connection_id=connection_id, group=group).delete()
+
+    def groups_of(self, connection_id: str) -> list[str]:
+        return sorted(
+            WebSocketGroupMembership.objects.filter(session__connection_id=connection_id).values_list(
+                "group", flat=True
+            )
+        )
+
+    def group_connections(self, group: str) -> list[Connection]:
+        return [_to_connection(s) for s in self.model.objects.connected().in_group(group)]
+
+    def user_connections(self, user_id: str) -> list[Connection]:
+        return [_to_connection(s) for s in self.model.objects.connected().filter(user_id=user_id)]
+
+    def purge(self, older_than: datetime) -> int:
+        _, per_model = self.model.objects.filter(connected=False, disconnected_at__lt=older_than).delete()
+        return per_model.get(self.model._meta.label, 0)

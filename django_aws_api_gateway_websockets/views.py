@@ -1,0 +1,309 @@
+"""The base WebSocket view: one Django request per API Gateway WebSocket event."""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any, ClassVar
+
+from django.core.exceptions import BadRequest, PermissionDenied
+from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest, JsonResponse
+from django.utils.decorators import classonlymethod
+from django.views import View
+from django.views.decorators.csrf import csrf_exempt
+
+from . import ratelimit, signals
+from .auth import auth_hash_of, user_for_connection, user_from_cookie
+from .conf import ws_settings
+from .routing import Route, collect_routes
+from .security import client_ip, origin_allowed, shared_secret_ok
+from .store import Connection, ConnectionStore, get_store
+from .store.orm import OrmStore
+
+logger = logging.getLogger("django_aws_api_gateway_websockets")
+
+CONNECT = "connect"
+DISCONNECT = "disconnect"
+MESSAGE = "message"
+ROUTE_KINDS = (CONNECT, DISCONNECT, MESSAGE)
+
+
+def request_context(request: HttpRequest) -> dict[str, Any]:
+    """The API Gateway ``requestContext`` of a Lambda-delivered request ({} in HTTP integration mode)."""
+    value = request.META.get("apig_wsgi.request_context")
+    return value if isinstance(value, dict) else {}
+
+
+class WebSocketView(View):
+    """The base WebSocket View for handling messages sent from the client via AWS API Gateway.
+
+    Declare message routes with :func:`~django_aws_api_gateway_websockets.routing.route`; only those can be
+    selected by ``body[route_selection_key]``. ``connect`` and ``disconnect`` run only for the connect and
+    disconnect URL kinds.
+    """
+
+    aws_api_gateway_id: str | None = None
+    body: dict[str, Any] = {}
+    expected_useragent_prefix: str = "AmazonAPIGateway_"
+    model: Any = None
+    required_connection_headers: list[str] = [
+        "Cookie",
+        "Origin",
+        "Sec-Websocket-Extensions",
+        "Sec-Websocket-Key",
+        "Sec-Websocket-Version",
+    ]
+    required_headers: list[str] = [
+        "Host",
+        "X-Real-Ip",
+        "X-Forwarded-For",
+        "X-Forwarded-Proto",
+        "Connection",
+        "Content-Length",
+        "X-Forwarded-Port",
+        "X-Amzn-Trace-Id",
+        "Connectionid",
+        "User-Agent",
+        "X-Amzn-Apigateway-Api-Id",
+    ]
+    route_selection_key: str = "action"
+    http_method_names = ["post"]
+    # Refuse the socket (401) when no user is logged in at connect.
+    login_required: bool = False
+
+    routes: ClassVar[dict[str, Route]] = {}
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        cls.routes = collect_routes(cls)
+
+    @classonlymethod
+    def as_view(cls, **initkwargs: Any) -> Any:  # type: ignore[override]
+        # API Gateway cannot send a CSRF token; the headers, origin and secret checks protect these views.
+        return csrf_exempt(super().as_view(**initkwargs))
+
+    # ------------------------------------------------------------------------------------------------
+    # Request set-up and dispatch
+    # ------------------------------------------------------------------------------------------------
+    def setup(self, request: HttpRequest, *args: Any, **kwargs: Any) -> None:
+        """Converts the request.body string back into a dictionary and assign to the objects body property."""
+        super().setup(request, *args, **kwargs)
+        self.route_kind: str = kwargs.get("route_kind", MESSAGE)
+        self.body = {}
+        self.body_error: tuple[int, str] | None = None
+        self.connection: Connection | None = None
+        self.connection_id: str = request.headers.get("Connectionid", "")
+        try:
+            length = int(request.META.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            length = 0
+        limit: int = ws_settings.MAX_MESSAGE_BYTES
+        if length > limit:
+            self.body_error = (413, f"Message too large: {length} bytes, the limit is {limit} bytes.")
+            return
+        raw = request.body
+        if len(raw) > limit:
+            self.body_error = (413, f"Message too large: {len(raw)} bytes, the limit is {limit} bytes.")
+            return
+        if not raw.strip():
+            return
+        try:
+            parsed = json.loads(raw.decode("utf-8"))
+        except UnicodeDecodeError:
+            self.body_error = (400, "Message body is not valid UTF-8.")
+            return
+        except ValueError:
+            self.body_error = (400, "Message body is not valid JSON.")
+            return
+        if not isinstance(parsed, dict):
+            self.body_error = (400, "Message body must be a JSON object.")
+            return
+        self.body = parsed
+
+    def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        """Determine the correct method to call. The method will map to the route_selection_key or default.
+
+        Checks for the expected headers, the user agent and the API id; then connect and disconnect run for
+        their URL kinds, and a message runs the declared route named by ``body[route_selection_key]``, or
+        ``default`` when no declared route has that name.
+        """
+        if request.method is None or request.method.lower() not in self.http_method_names:
+            return self.http_method_not_allowed(request, *args, **kwargs)
+        if not shared_secret_ok(request):
+            return self._error(403, "Forbidden: missing or wrong integration secret.")
+        required = list(self.required_headers)
+        if self.route_kind == CONNECT:
+            required += self.required_connection_headers
+        if any(name not in request.headers for name in required):
+            return self.missing_headers(request, *args, **kwargs)
+        if not request.headers.get("User-Agent", "").startswith(self.expected_useragent_prefix):
+            return self.invalid_useragent(request, *args, **kwargs)
+        if self.aws_api_gateway_id and request.headers.get("X-Amzn-Apigateway-Api-Id") != self.aws_api_gateway_id:
+            return self._error(403, "Forbidden: request from an unexpected API Gateway API.")
+        if not self.connection_id and self.route_kind != DISCONNECT:
+            return self._return_bad_request("Missing connection id.")
+
+        if self.route_kind == CONNECT:
+            return self._dispatch_connect(request, *args, **kwargs)
+        if self.route_kind == DISCONNECT:
+            return self.disconnect(request, *args, **kwargs)
+        if self.route_kind == MESSAGE:
+            return self._dispatch_message(request, *args, **kwargs)
+        return self._return_bad_request("Unknown route kind.")
+
+    def _dispatch_connect(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        origin = request.headers.get("Origin")
+        if origin is not None and not origin_allowed(origin):
+            return self._error(403, "Forbidden: this origin may not open a WebSocket.")
+        ip = client_ip(request) or "unknown"
+        cache: str = ws_settings.RATE_LIMIT_CACHE
+        if not ratelimit.hit("ip", ip, ws_settings.CONNECT_RATE_LIMIT_PER_IP, cache):
+            return self._error(429, "Too many connection attempts from this address; try again later.")
+        user = user_from_cookie(request)
+        request.user = user
+        if user.is_authenticated and not ratelimit.hit(
+            "user", str(user.pk), ws_settings.CONNECT_RATE_LIMIT_PER_USER, cache
+        ):
+            return self._error(429, "Too many connection attempts for this user; try again later.")
+        if self.login_required and not user.is_authenticated:
+            return self._error(401, "Authentication required.")
+        return self.connect(request, *args, **kwargs)
+
+    def _dispatch_message(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        if self.body_error is not None:
+            status, message = self.body_error
+            return self._error(status, message)
+        connection = self.store.get(self.connection_id)
+        if connection is None or not connection.connected:
+            return self._error(403, "Unknown or disconnected connection.")
+        user = user_for_connection(connection)
+        if user is None:
+            self.store.disconnect(connection.connection_id, reason="credentials changed")
+            return self._error(401, "The user of this connection is no longer authenticated.")
+        request.user = user
+        self.connection = connection
+        self.store.record_message(connection.connection_id)
+
+        if self.route_selection_key not in self.body:
+            return self.route_selection_key_missing(request, *args, **kwargs)
+        name = self.body[self.route_selection_key]
+        if not isinstance(name, str):
+            return self._return_bad_request(f"'{self.route_selection_key}' must be a string.")
+        declared = self.routes.get(name)
+        signals.websocket_message_received.send(
+            sender=type(self), request=request, connection=connection, route=name, body=self.body
+        )
+        if declared is None:
+            return self.default(request, *args, **kwargs)
+        handler = getattr(self, declared.method)
+        response: HttpResponse = handler(request, *args, **kwargs)
+        return response
+
+    # ------------------------------------------------------------------------------------------------
+    # Handlers
+    # ------------------------------------------------------------------------------------------------
+    def connect(self, request: HttpRequest, *args: Any, **kwargs: Any) -> JsonResponse | HttpResponseBadRequest:
+        """Handle the connection route in a standard way that ensures the User to Connectionid mapping persists"""
+        context = request_context(request)
+        user = getattr(request, "user", None)
+        connection = Connection(
+            connection_id=self.connection_id,
+            api_id=context.get("apiId") or request.headers.get("X-Amzn-Apigateway-Api-Id", ""),
+            stage=str(context.get("stage") or ""),
+            domain_name=str(context.get("domainName") or request.get_host()),
+            user_id=str(user.pk) if user is not None and user.is_authenticated else None,
+            auth_hash=auth_hash_of(user) if user is not None else "",
+            client_ip=client_ip(request),
+            user_agent=str(context.get("identity", {}).get("userAgent") or request.headers.get("User-Agent", "")),
+        )
+        self.store.connect(connection)
+        self.connection = connection
+        logger.info("WebSocket connected: %s (user %s)", connection.connection_id, connection.user_id)
+        signals.websocket_connected.send(sender=type(self), request=request, connection=connection)
+        return JsonResponse({"connected": True})
+
+    def disconnect(self, request: HttpRequest, *args: Any, **kwargs: Any) -> JsonResponse:
+        """Using connectionId update websocket table to show as disconnected"""
+        context = request_context(request)
+        status_code = context.get("disconnectStatusCode")
+        reason = context.get("disconnectReason")
+        changed = self.store.disconnect(
+            self.connection_id,
+            status_code=status_code if isinstance(status_code, int) else None,
+            reason=reason if isinstance(reason, str) else "",
+        )
+        if changed:
+            connection = self.store.get(self.connection_id)
+            logger.info("WebSocket disconnected: %s (%s)", self.connection_id, status_code)
+            signals.websocket_disconnected.send(sender=type(self), request=request, connection=connection)
+        return JsonResponse({"disconnected": True})
+
+    def default(self, request: HttpRequest, *args: Any, **kwargs: Any) -> JsonResponse:
+        """Overload this method if you want to have a default message handler"""
+        return JsonResponse({"error": "Unknown route.", "routes": sorted(self.routes)}, status=400)
+
+    def missing_headers(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBadRequest:
+        """Method for handling missing headers"""
+        required = list(self.required_headers)
+        if self.route_kind == CONNECT:
+            required += self.required_connection_headers
+        missing = [name for name in required if name not in request.headers]
+        return self._return_bad_request(f"Missing required headers: {', '.join(missing)}")
+
+    def invalid_useragent(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBadRequest:
+        """Method for handling unexpected useragents"""
+        return self._return_bad_request("Invalid User-Agent.")
+
+    def route_selection_key_missing(
+        self, request: HttpRequest, *args: Any, **kwargs: Any
+    ) -> HttpResponseBadRequest:
+        """Method for handling missing route_selection_key"""
+        return self._return_bad_request(f"Missing route selection key '{self.route_selection_key}'.")
+
+    # ------------------------------------------------------------------------------------------------
+    # Helpers for route handlers
+    # ------------------------------------------------------------------------------------------------
+    @property
+    def store(self) -> ConnectionStore:
+        if self.model is not None:
+            return OrmStore(model=self.model)
+        return get_store()
+
+    def can_join_group(self, request: HttpRequest, group: str) -> bool:
+        """Permission hook for :meth:`join_group`; by default ``WEBSOCKETS["GROUP_JOIN_PERMISSION"]``."""
+        permission: str | None = ws_settings.GROUP_JOIN_PERMISSION
+        if permission is None:
+            return True
+        user = getattr(request, "user", None)
+        return bool(user is not None and user.has_perm(permission))
+
+    def join_group(self, group: str) -> None:
+        """Add this connection to ``group``; PermissionDenied (403) when :meth:`can_join_group` says no."""
+        group = self._checked_group(group)
+        if not self.can_join_group(self.request, group):
+            raise PermissionDenied(f"Not allowed to join group {group!r}.")
+        self.store.join(self.connection_id, group)
+
+    def leave_group(self, group: str) -> None:
+        self.store.leave(self.connection_id, self._checked_group(group))
+
+    def group_names(self) -> list[str]:
+        return self.store.groups_of(self.connection_id)
+
+    @staticmethod
+    def _checked_group(group: object) -> str:
+        if not isinstance(group, str) or not 1 <= len(group) <= 150:
+            raise BadRequest("A group name must be a string of 1 to 150 characters.")
+        return group
+
+    def _return_bad_request(self, message: str) -> HttpResponseBadRequest:
+        """Log a warning and return a 400 with a JSON error body (never echoing request headers)."""
+        logger.warning("WebSocket bad request (%s, %s): %s", *self._log_ids(), message)
+        return HttpResponseBadRequest(json.dumps({"error": message}), content_type="application/json")
+
+    def _error(self, status: int, message: str) -> JsonResponse:
+        logger.warning("WebSocket refused %s (%s, %s): %s", status, *self._log_ids(), message)
+        return JsonResponse({"error": message}, status=status)
+
+    def _log_ids(self) -> tuple[str, str]:
+        return getattr(self, "route_kind", "-"), getattr(self, "connection_id", "") or "-"

@@ -1,0 +1,90 @@
+"""System checks for bad settings, the purge command and the store's idempotence."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from io import StringIO
+
+import pytest
+from django.core.management import call_command
+from django.core.management.base import CommandError
+from django.test import override_settings
+from django.utils import timezone
+
+from django_aws_api_gateway_websockets.checks import check_origin_default, check_settings
+from django_aws_api_gateway_websockets.models import WebSocketSession
+from django_aws_api_gateway_websockets.store import Connection, get_store
+
+
+def ids_for(websockets: object) -> list[str]:
+    with override_settings(WEBSOCKETS=websockets):
+        return [message.id for message in check_settings()]
+
+
+def test_default_settings_pass() -> None:
+    assert ids_for({}) == []
+
+
+@pytest.mark.parametrize(
+    ("websockets", "expected"),
+    [
+        ([], "E001"),
+        ({"ALLOWED_ORIGIN": ["https://x.example"]}, "E002"),
+        ({"STORE": "no.such.Store"}, "E003"),
+        ({"VIEW": "no.such.View"}, "E003"),
+        ({"ALLOWED_ORIGINS": "https://x.example"}, "E004"),
+        ({"ALLOWED_ORIGINS": ["*"]}, "E005"),
+        ({"ALLOWED_ORIGINS": ["x.example"]}, "E005"),
+        ({"SHARED_SECRETS": "secret"}, "E006"),
+        ({"SHARED_SECRETS": ["short"]}, "E007"),
+        ({"CONNECT_RATE_LIMIT_PER_IP": "lots"}, "E008"),
+        ({"CONNECT_RATE_LIMIT_PER_USER": "0/minute"}, "E008"),
+        ({"RATE_LIMIT_CACHE": "missing"}, "E009"),
+        ({"MAX_MESSAGE_BYTES": 10**9}, "E010"),
+        ({"MAX_WORKERS": 0}, "E010"),
+        ({"MAX_RETRIES": True}, "E010"),
+        ({"GROUP_JOIN_PERMISSION": "nodot"}, "E011"),
+        ({"ENDPOINT_URL": "ftp://x"}, "E012"),
+    ],
+)
+def test_bad_settings_are_reported(websockets: object, expected: str) -> None:
+    assert f"django_aws_api_gateway_websockets.{expected}" in ids_for(websockets)
+
+
+def test_wildcard_hosts_without_origins_warns() -> None:
+    with override_settings(ALLOWED_HOSTS=["*"], WEBSOCKETS={}):
+        assert [m.id for m in check_origin_default()] == ["django_aws_api_gateway_websockets.W001"]
+    with override_settings(ALLOWED_HOSTS=["*"], WEBSOCKETS={"ALLOWED_ORIGINS": ["https://a.example"]}):
+        assert check_origin_default() == []
+
+
+@pytest.mark.django_db
+def test_purge_removes_only_old_disconnected_sessions() -> None:
+    now = timezone.now()
+    WebSocketSession.objects.create(connection_id="old=", connected=False, disconnected_at=now - timedelta(days=9))
+    WebSocketSession.objects.create(connection_id="recent=", connected=False, disconnected_at=now - timedelta(days=1))
+    WebSocketSession.objects.create(connection_id="open=", connected=True)
+    WebSocketSession.objects.get(connection_id="old=").join_group("g")
+    out = StringIO()
+    call_command("purge_websocket_sessions", stdout=out)
+    assert "Removed 1 " in out.getvalue()
+    assert sorted(WebSocketSession.objects.values_list("connection_id", flat=True)) == ["open=", "recent="]
+    call_command("purge_websocket_sessions", "--days", "0", stdout=out)
+    assert list(WebSocketSession.objects.values_list("connection_id", flat=True)) == ["open="]
+    with pytest.raises(CommandError):
+        call_command("purge_websocket_sessions", "--days", "-1")
+
+
+@pytest.mark.django_db
+def test_store_connect_and_disconnect_are_idempotent() -> None:
+    store = get_store()
+    connection = Connection(connection_id="idem=", api_id="a", stage="s", domain_name="d")
+    store.connect(connection)
+    store.connect(connection)
+    assert store.get("idem=") is not None
+    assert store.disconnect("idem=", 1001, "going away") is True
+    assert store.disconnect("idem=") is False
+    assert store.disconnect("never=") is False
+    session = WebSocketSession.objects.get()
+    assert (session.disconnect_status_code, session.disconnect_reason) == (1001, "going away")
+    assert store.mark_gone([]) == 0
