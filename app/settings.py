@@ -59,6 +59,16 @@ DATABASES = {
     "default": {
         "ENGINE": "django.db.backends.sqlite3",
         "NAME": env_str("DJANGO_DB_PATH", str(BASE_DIR / "db.sqlite3")),
+        # Keep the connection for the life of the process (a Lambda container, a gateway worker thread):
+        # opening and closing SQLite around every WebSocket message costs more than the message itself.
+        "CONN_MAX_AGE": None,
+        "OPTIONS": {
+            # WAL lets the local gateway's worker threads read while one writes; NORMAL sync skips an fsync
+            # per commit (a crash can lose the last commits, never corrupt the file). IMMEDIATE avoids
+            # "database is locked" on write upgrades.
+            "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA busy_timeout=5000;",
+            "transaction_mode": "IMMEDIATE",
+        },
     }
 }
 

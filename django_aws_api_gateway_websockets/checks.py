@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from django.conf import settings
@@ -81,6 +82,25 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]
     if endpoint is not None and (not isinstance(endpoint, str) or not endpoint.startswith(("http://", "https://"))):
         errors.append(_error(12, "WEBSOCKETS['ENDPOINT_URL'] must be an http(s) URL or None."))
     return errors
+
+
+@register(Tags.compatibility)
+def check_lambda_hosts(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    """On Lambda, API Gateway's Host must be accepted: warn when nothing will accept it."""
+    if "AWS_LAMBDA_FUNCTION_NAME" not in os.environ or ws_settings.TRUST_EXECUTE_API_HOST:
+        return []
+    hosts = settings.ALLOWED_HOSTS
+    if "*" in hosts or any("execute-api" in host for host in hosts):
+        return []
+    return [
+        Warning(
+            "Running on Lambda with WEBSOCKETS['TRUST_EXECUTE_API_HOST'] = False and no execute-api host in "
+            "ALLOWED_HOSTS: every WebSocket event will be refused with 'Invalid HTTP_HOST header'.",
+            hint="Add '.execute-api.<region>.amazonaws.com' (or your custom domain) to ALLOWED_HOSTS, or set "
+            "TRUST_EXECUTE_API_HOST back to True.",
+            id=f"{_ID}.W002",
+        )
+    ]
 
 
 @register(Tags.security)

@@ -6,6 +6,7 @@ Values are read on each access so ``override_settings`` works in tests.
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from django.conf import settings as django_settings
@@ -41,6 +42,9 @@ DEFAULTS: dict[str, Any] = {
     "API_MAPPING_KEY": "",
     # Region for the management API client; None: AWS_REGION / AWS_DEFAULT_REGION, then "us-east-1".
     "REGION": None,
+    # Lambda adapter: add ".execute-api.<region>.amazonaws.com" to ALLOWED_HOSTS at cold start, so the
+    # Host that API Gateway sends is accepted without guessing it by hand.
+    "TRUST_EXECUTE_API_HOST": True,
     # Worker threads used by broadcasts.
     "MAX_WORKERS": 32,
     # Retries for a throttled (429) post before it counts as failed.
@@ -65,3 +69,9 @@ class WebSocketSettings:
 
 
 ws_settings = WebSocketSettings()
+
+
+def region() -> str:
+    """The AWS region: ``WEBSOCKETS["REGION"]``, then AWS_REGION / AWS_DEFAULT_REGION, then us-east-1."""
+    configured: str | None = ws_settings.REGION
+    return configured or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import random
 import threading
 import time
@@ -23,7 +22,7 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 from django.core.serializers.json import DjangoJSONEncoder
 
-from .conf import ws_settings
+from .conf import region, ws_settings
 from .store import get_store
 
 logger = logging.getLogger("django_aws_api_gateway_websockets")
@@ -84,11 +83,6 @@ def endpoint_for(connection: ConnectionLike) -> str:
     return f"https://{domain}/{mapping.strip('/')}".rstrip("/")
 
 
-def _region() -> str:
-    configured: str | None = ws_settings.REGION
-    return configured or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
-
-
 _clients: dict[tuple[str, str, int], Any] = {}
 _clients_lock = threading.Lock()
 
@@ -96,7 +90,7 @@ _clients_lock = threading.Lock()
 def client_for(endpoint: str) -> Any:
     """A boto3 ``apigatewaymanagementapi`` client for ``endpoint``, created once and shared by threads."""
     workers: int = ws_settings.MAX_WORKERS
-    key = (endpoint, _region(), workers)
+    key = (endpoint, region(), workers)
     client = _clients.get(key)
     if client is None:
         with _clients_lock:
@@ -110,7 +104,7 @@ def client_for(endpoint: str) -> Any:
                     tcp_keepalive=True,
                 )
                 client = boto3.session.Session().client(
-                    "apigatewaymanagementapi", endpoint_url=endpoint, region_name=_region(), config=config
+                    "apigatewaymanagementapi", endpoint_url=endpoint, region_name=region(), config=config
                 )
                 _clients[key] = client
     return client

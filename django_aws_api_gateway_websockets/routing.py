@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -58,3 +59,32 @@ def collect_routes(cls: type) -> dict[str, Route]:
                     declared = Route(name=declared.name, method=attr_name, reply=declared.reply)
                 routes[declared.name] = declared
     return routes
+
+
+def select_route_key(body: str | bytes, route_names: Iterable[str], selection_key: str = "action") -> str:
+    """The routeKey API Gateway picks for a message with route selection expression
+    ``$request.body.<selection_key>``: the declared route named there, else ``$default`` (also for a body
+    that is not a JSON object)."""
+    try:
+        parsed = json.loads(body)
+    except (ValueError, UnicodeDecodeError):
+        return "$default"
+    if isinstance(parsed, dict):
+        value = parsed.get(selection_key)
+        if isinstance(value, str) and value in set(route_names):
+            return value
+    return "$default"
+
+
+def configured_view() -> Any:
+    """The ``WebSocketView`` subclass named by ``WEBSOCKETS["VIEW"]``: the single source of routes for the
+    view's dispatch, the CDK stack and the local gateway."""
+    from django.core.exceptions import ImproperlyConfigured
+    from django.utils.module_loading import import_string
+
+    from .conf import ws_settings
+
+    dotted: str | None = ws_settings.VIEW
+    if not dotted:
+        raise ImproperlyConfigured("Set WEBSOCKETS['VIEW'] to the dotted path of your WebSocketView subclass.")
+    return import_string(dotted)

@@ -70,6 +70,9 @@ class WebSocketView(View):
     http_method_names = ["post"]
     # Refuse the socket (401) when no user is logged in at connect.
     login_required: bool = False
+    # WebSocket subprotocols this view speaks, in order of preference; the first one a client offers (in
+    # Sec-WebSocket-Protocol) is echoed in the $connect response, which API Gateway puts in the handshake.
+    subprotocols: list[str] = []
 
     routes: ClassVar[dict[str, Route]] = {}
 
@@ -173,8 +176,8 @@ class WebSocketView(View):
         if self.body_error is not None:
             status, message = self.body_error
             return self._error(status, message)
-        connection = self.store.get(self.connection_id)
-        if connection is None or not connection.connected:
+        connection = self.store.touch(self.connection_id)
+        if connection is None:
             return self._error(403, "Unknown or disconnected connection.")
         user = user_for_connection(connection)
         if user is None:
@@ -182,7 +185,6 @@ class WebSocketView(View):
             return self._error(401, "The user of this connection is no longer authenticated.")
         request.user = user
         self.connection = connection
-        self.store.record_message(connection.connection_id)
 
         if self.route_selection_key not in self.body:
             return self.route_selection_key_missing(request, *args, **kwargs)
@@ -220,7 +222,15 @@ class WebSocketView(View):
         self.connection = connection
         logger.info("WebSocket connected: %s (user %s)", connection.connection_id, connection.user_id)
         signals.websocket_connected.send(sender=type(self), request=request, connection=connection)
-        return JsonResponse({"connected": True})
+        response = JsonResponse({"connected": True})
+        protocol = self.select_subprotocol(request)
+        if protocol:
+            response["Sec-WebSocket-Protocol"] = protocol
+        return response
+
+    def select_subprotocol(self, request: HttpRequest) -> str | None:
+        offered = [p.strip() for p in request.headers.get("Sec-Websocket-Protocol", "").split(",") if p.strip()]
+        return next((p for p in self.subprotocols if p in offered), None)
 
     def disconnect(self, request: HttpRequest, *args: Any, **kwargs: Any) -> JsonResponse:
         """Using connectionId update websocket table to show as disconnected"""

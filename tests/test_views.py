@@ -151,7 +151,7 @@ def test_missing_route_selection_key(connected: GatewayPoster) -> None:
 def test_unknown_route_goes_to_default(connected: GatewayPoster) -> None:
     response = connected.message({"action": "nope"})
     assert response.status_code == 400
-    assert json.loads(response.content)["routes"] == ["join", "leave", "ping"]
+    assert json.loads(response.content)["routes"] == ["inspect", "join", "leave", "ping"]
     assert CountingView.calls == ["default"]
 
 

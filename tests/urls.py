@@ -9,13 +9,25 @@ from django.urls import include, path
 
 from django_aws_api_gateway_websockets.routing import route
 from django_aws_api_gateway_websockets.urls import websocket_urls
-from django_aws_api_gateway_websockets.views import WebSocketView
+from django_aws_api_gateway_websockets.views import WebSocketView, request_context
+
+
+INSPECTED = {"Connectionid", "User-Agent", "X-Forwarded-For", "X-Real-Ip", "X-Amzn-Apigateway-Api-Id", "Cookie",
+             "Origin", "Sec-Websocket-Key", "Content-Length", "X-Amzn-Trace-Id"}
 
 
 class CountingView(WebSocketView):
-    """The library's documented defaults plus two routes; records which handlers ran."""
+    """The library's documented defaults plus a few routes; records which handlers ran."""
 
     calls: list[str] = []
+    seen_connect: dict[str, Any] = {}
+    subprotocols = ["chat.v2", "chat.v1"]
+
+    def connect(self, request: HttpRequest, *args: Any, **kwargs: Any) -> JsonResponse:  # type: ignore[override]
+        response = super().connect(request, *args, **kwargs)
+        CountingView.seen_connect = {"query": request.GET.dict(), "context": request_context(request),
+                                     "headers": {k: v for k, v in request.headers.items() if k in INSPECTED}}
+        return response
 
     @route("ping")
     def ping(self, request: HttpRequest, *args: Any, **kwargs: Any) -> JsonResponse:
@@ -31,6 +43,19 @@ class CountingView(WebSocketView):
     def leave(self, request: HttpRequest, *args: Any, **kwargs: Any) -> JsonResponse:
         self.leave_group(self.body["group"])
         return JsonResponse({"groups": self.group_names()})
+
+    @route("inspect")
+    def inspect(self, request: HttpRequest, *args: Any, **kwargs: Any) -> JsonResponse:
+        context = request_context(request)
+        return JsonResponse(
+            {
+                "requestId": context.get("requestId"),
+                "routeKey": context.get("routeKey"),
+                "host": request.get_host(),
+                "headers": {k: v for k, v in request.headers.items() if k in INSPECTED},
+                "body": self.body,
+            }
+        )
 
     def _private(self, request: HttpRequest, *args: Any, **kwargs: Any) -> JsonResponse:  # never reachable
         CountingView.calls.append("_private")

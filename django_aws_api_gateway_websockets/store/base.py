@@ -45,6 +45,15 @@ class ConnectionStore(abc.ABC):
     def record_message(self, connection_id: str) -> None:
         """Count one message and refresh last-seen."""
 
+    def touch(self, connection_id: str) -> Connection | None:
+        """The hot path of every message: count it and return the connection, or None when it is unknown or
+        disconnected (then nothing is counted). Backends override this with a single round trip."""
+        connection = self.get(connection_id)
+        if connection is None or not connection.connected:
+            return None
+        self.record_message(connection_id)
+        return connection
+
     @abc.abstractmethod
     def mark_gone(self, connection_ids: Iterable[str]) -> int:
         """Mark many connections disconnected in one batched write; return how many changed."""

@@ -6,7 +6,7 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connections, router, transaction
 from django.db.models import F
 from django.utils import timezone
 
@@ -29,9 +29,54 @@ def _to_connection(session: WebSocketSession) -> Connection:
     )
 
 
+_FIELDS = ("connection_id", "api_id", "stage", "domain_name", "user_id", "auth_hash", "connected", "client_ip",
+           "user_agent", "connected_at")
+
+
 class OrmStore(ConnectionStore):
     def __init__(self, model: type[WebSocketSession] | None = None) -> None:
         self.model = model or WebSocketSession
+        self._touch_sql: str | None = None
+
+    def touch(self, connection_id: str) -> Connection | None:
+        """One ``UPDATE ... RETURNING`` statement on SQLite and PostgreSQL; two queries elsewhere."""
+        alias = router.db_for_write(self.model)
+        connection = connections[alias]
+        if connection.vendor not in ("sqlite", "postgresql"):
+            return super().touch(connection_id)
+        if self._touch_sql is None:
+            meta = self.model._meta
+            quote = connection.ops.quote_name
+            columns = ", ".join(quote(meta.get_field(name).column) for name in _FIELDS)
+            count, seen = quote(meta.get_field("message_count").column), quote(meta.get_field("last_seen").column)
+            self._touch_sql = (
+                f"UPDATE {quote(meta.db_table)} SET {count} = {count} + 1, {seen} = %s "
+                f"WHERE {quote(meta.get_field('connection_id').column)} = %s "
+                f"AND {quote(meta.get_field('connected').column)} RETURNING {columns}"
+            )
+        now = timezone.now()
+        field = self.model._meta.get_field("last_seen")
+        with connection.cursor() as cursor:
+            cursor.execute(self._touch_sql, [field.get_db_prep_value(now, connection), connection_id])
+            row = cursor.fetchone()
+        if row is None:
+            return None
+        values = dict(zip(_FIELDS, row, strict=True))
+        column = self.model._meta.get_field("connected_at").get_col(self.model._meta.db_table)
+        for converter in connection.ops.get_db_converters(column) + column.get_db_converters(connection):
+            values["connected_at"] = converter(values["connected_at"], column, connection)
+        return Connection(
+            connection_id=values["connection_id"],
+            api_id=values["api_id"],
+            stage=values["stage"],
+            domain_name=values["domain_name"],
+            user_id=None if values["user_id"] is None else str(values["user_id"]),
+            auth_hash=values["auth_hash"],
+            connected=bool(values["connected"]),
+            client_ip=values["client_ip"],
+            user_agent=values["user_agent"],
+            connected_at=values["connected_at"],
+        )
 
     def connect(self, connection: Connection) -> None:
         fields: dict[str, Any] = {

@@ -1,0 +1,64 @@
+"""Benchmark runner: prints one table of figures. Usage: .venv/bin/python -m benchmarks.run [--quick]
+
+Every figure is measured against a baseline in the same run and printed as a ratio, so machine speed cancels
+out. Targets are printed beside each row; nothing here is a test.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+Row = tuple[str, str, str, str, str]
+
+
+def lambda_rows(quick: bool) -> list[Row]:
+    from benchmarks import lambda_bench
+
+    cold = lambda_bench.cold_start(os.environ["DJANGO_DB_PATH"], runs=3 if quick else 7)
+    hot = lambda_bench.warm(count=500 if quick else 3000)
+    return [
+        ("cold start (import + first $connect)", f"{cold['ours'] * 1000:.1f} ms", f"{cold['bare'] * 1000:.1f} ms",
+         f"{cold['ours'] / cold['bare']:.2f}", "ratio <= 1.15"),
+        ("warm MESSAGE latency (median)", f"{hot['ours'] * 1000:.3f} ms", f"{hot['bare'] * 1000:.3f} ms",
+         f"{hot['ours'] / hot['bare']:.2f}", "ratio <= 1.3, < 1 ms"),
+    ]
+
+
+SECTIONS: dict[str, Callable[[bool], list[Row]]] = {"lambda": lambda_rows}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="fewer repetitions (a smoke run)")
+    parser.add_argument("--only", choices=sorted(SECTIONS), action="append", help="run only these sections")
+    args = parser.parse_args()
+
+    workdir = tempfile.mkdtemp(prefix="dawsws-bench-")
+    os.environ.update({"DJANGO_SETTINGS_MODULE": "benchmarks.settings", "AWS_REGION": "us-east-1",
+                       "DJANGO_DB_PATH": str(Path(workdir) / "bench.sqlite3")})
+    from benchmarks import lambda_bench
+
+    lambda_bench.migrate(os.environ["DJANGO_DB_PATH"])
+    import django
+
+    django.setup()
+
+    rows: list[Row] = []
+    for name in args.only or list(SECTIONS):
+        rows.extend(SECTIONS[name](args.quick))
+    header: Row = ("benchmark", "ours", "baseline", "ratio", "target")
+    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(5)]
+    for row in [header, tuple("-" * w for w in widths), *rows]:
+        print("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)))
+
+
+if __name__ == "__main__":
+    main()

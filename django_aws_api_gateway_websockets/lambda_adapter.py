@@ -1,0 +1,249 @@
+"""Running API Gateway WebSocket events through a Django WSGI app with apig-wsgi.
+
+apig-wsgi understands REST (v1), HTTP API (v2) and ALB events but not WebSocket events. The handler made by
+:func:`make_websocket_handler` rewrites each WebSocket event into a REST-v1-shaped POST to the view's URL for
+its route kind, with the headers the view requires synthesised from the trusted ``requestContext`` (any value
+a client put in its own headers is overwritten), and hands every other event to apig-wsgi unchanged.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import logging
+import re
+from collections.abc import Callable
+from typing import Any
+
+from apig_wsgi import make_lambda_handler
+from django.conf import settings
+from django.urls import reverse
+
+from .conf import region, ws_settings
+from .events import CONNECT, DISCONNECT, EVENT_TYPES, MESSAGE, is_websocket_event
+
+logger = logging.getLogger("django_aws_api_gateway_websockets")
+
+Handler = Callable[[Any, Any], dict[str, Any]]
+
+_KIND_OF = {CONNECT: "connect", DISCONNECT: "disconnect", MESSAGE: "message"}
+# Headers the adapter always sets itself (lower-case); a client's own values for them are dropped.
+_SYNTHESISED = (
+    "host",
+    "connectionid",
+    "x-amzn-apigateway-api-id",
+    "user-agent",
+    "x-forwarded-for",
+    "x-real-ip",
+    "x-forwarded-proto",
+    "x-forwarded-port",
+    "content-length",
+    "content-type",
+    "connection",
+)
+_HOST_RE = re.compile(r"^[A-Za-z0-9.-]{1,253}(:\d{1,5})?$|^\[[0-9A-Fa-f:.]+\](:\d{1,5})?$")
+_TRACE_RE = re.compile(r"^[A-Za-z0-9=;:_.-]{1,256}$")
+
+
+class BadEvent(ValueError):
+    """The event cannot be a WebSocket event API Gateway sent."""
+
+
+def _response(status: int, body: str, headers: dict[str, str] | None = None) -> dict[str, Any]:
+    return {"statusCode": status, "headers": headers or {"Content-Type": "application/json"}, "body": body}
+
+
+def _bad_request(message: str) -> dict[str, Any]:
+    logger.warning("Refused Lambda event: %s", message)
+    return _response(400, json.dumps({"error": message}))
+
+
+def _str_field(context: dict[str, Any], name: str, required: bool = True) -> str:
+    value = context.get(name)
+    if value is None and not required:
+        return ""
+    if not isinstance(value, str) or (required and not value) or len(value) > 1024:
+        raise BadEvent(f"requestContext.{name} must be a non-empty string")
+    return value
+
+
+def _client_headers(event: dict[str, Any]) -> dict[str, str]:
+    """The client's own handshake headers (Cookie, Origin, Sec-WebSocket-*, ...), minus the synthesised ones."""
+    headers: dict[str, str] = {}
+    multi = event.get("multiValueHeaders")
+    single = event.get("headers")
+    if isinstance(multi, dict) and multi:
+        for key, values in multi.items():
+            if isinstance(key, str) and isinstance(values, list) and all(isinstance(v, str) for v in values):
+                headers[key] = ", ".join(values) if key.lower() != "cookie" else "; ".join(values)
+    elif isinstance(single, dict):
+        headers = {k: v for k, v in single.items() if isinstance(k, str) and isinstance(v, str)}
+    # Compared as a WSGI server would see them ("X_Forwarded_For" is X-Forwarded-For), so a client cannot
+    # smuggle a value for a header the adapter sets.
+    return {k: v for k, v in headers.items() if _normalised(k) not in _SYNTHESISED}
+
+
+def _body(event: dict[str, Any]) -> tuple[str, bool, int]:
+    """The message body as apig-wsgi takes it (text, is-base64) and its length in bytes."""
+    body = event.get("body")
+    if body is None:
+        return "", False, 0
+    if not isinstance(body, str):
+        raise BadEvent("body must be a string")
+    if event.get("isBase64Encoded") is True:
+        try:
+            return body, True, len(base64.b64decode(body, validate=True))
+        except (binascii.Error, ValueError) as exc:
+            raise BadEvent("body is not valid base64") from exc
+    try:
+        return body, False, len(body.encode("utf-8"))
+    except UnicodeEncodeError as exc:
+        raise BadEvent("body is not valid UTF-8 text") from exc
+
+
+def _normalised(name: str) -> str:
+    return name.lower().replace("_", "-")
+
+
+class WebSocketEventTranslator:
+    """Turns one WebSocket event into the REST-v1 event apig-wsgi understands."""
+
+    def __init__(self, useragent_prefix: str, paths: dict[str, str]) -> None:
+        self.useragent_prefix = useragent_prefix
+        self.paths = paths
+        self.trusted_regions: set[str] = set()
+
+    def translate(self, event: dict[str, Any]) -> dict[str, Any]:
+        context = event["requestContext"]
+        event_type = context.get("eventType")
+        if event_type not in EVENT_TYPES:
+            raise BadEvent("requestContext.eventType must be CONNECT, DISCONNECT or MESSAGE")
+        connection_id = _str_field(context, "connectionId")
+        api_id = _str_field(context, "apiId")
+        domain = _str_field(context, "domainName")
+        if not _HOST_RE.match(domain):
+            raise BadEvent("requestContext.domainName is not a host name")
+        execute_api = _EXECUTE_API_RE.match(domain)
+        if execute_api and execute_api.group(1) == api_id and execute_api.group(2) not in self.trusted_regions:
+            # A recorded event from another region (replayed locally) is as trustworthy as our own region's.
+            trust_execute_api_host(execute_api.group(2))
+            self.trusted_regions.add(execute_api.group(2))
+        _str_field(context, "stage")
+        identity = context.get("identity")
+        source_ip = identity.get("sourceIp") if isinstance(identity, dict) else None
+        source_ip = source_ip if isinstance(source_ip, str) and len(source_ip) <= 64 else ""
+
+        body, is_base64, length = _body(event) if event_type == MESSAGE else ("", False, 0)
+        headers = _client_headers(event) if event_type == CONNECT else {}
+        trace = headers.get("X-Amzn-Trace-Id") or ""
+        if not _TRACE_RE.match(trace):
+            request_id = context.get("requestId")
+            trace = f"Root=1-{request_id}" if isinstance(request_id, str) and _TRACE_RE.match(request_id) else "Root=1-0"
+        headers = {k: v for k, v in headers.items() if _normalised(k) != "x-amzn-trace-id"}
+        headers.update(
+            {
+                "Host": domain,
+                "Connectionid": connection_id,
+                "X-Amzn-Apigateway-Api-Id": api_id,
+                "User-Agent": f"{self.useragent_prefix}{api_id}",
+                "X-Forwarded-For": source_ip,
+                "X-Real-Ip": source_ip,
+                "X-Forwarded-Proto": "https",
+                "X-Forwarded-Port": "443",
+                "X-Amzn-Trace-Id": trace,
+                "Content-Length": str(length),
+                "Content-Type": "application/json",
+                "Connection": "Upgrade" if event_type == CONNECT else "keep-alive",
+            }
+        )
+        secrets_: list[str] = ws_settings.SHARED_SECRETS
+        if secrets_:
+            # The event came through Lambda from API Gateway: it is trusted, so it carries the secret.
+            headers[ws_settings.SHARED_SECRET_HEADER] = secrets_[0]
+        translated: dict[str, Any] = {
+            "httpMethod": "POST",
+            "path": self.paths[_KIND_OF[event_type]],
+            "headers": headers,
+            "requestContext": context,
+            "body": body,
+            "isBase64Encoded": is_base64,
+        }
+        if event_type == CONNECT:
+            multi_query = event.get("multiValueQueryStringParameters")
+            query = event.get("queryStringParameters")
+            if isinstance(multi_query, dict) and multi_query:
+                translated["multiValueQueryStringParameters"] = {
+                    k: [v for v in vs if isinstance(v, str)] for k, vs in multi_query.items()
+                    if isinstance(k, str) and isinstance(vs, list)
+                }
+            elif isinstance(query, dict):
+                translated["queryStringParameters"] = {
+                    k: v for k, v in query.items() if isinstance(k, str) and isinstance(v, str)
+                }
+        return translated
+
+
+_EXECUTE_API_RE = re.compile(r"^([a-z0-9]{1,32})\.execute-api\.([a-z0-9-]{1,32})\.amazonaws\.com$")
+
+
+def trust_execute_api_host(region_name: str) -> None:
+    """Accept ``<api id>.execute-api.<region_name>.amazonaws.com`` hosts (WEBSOCKETS["TRUST_EXECUTE_API_HOST"]).
+
+    Only API Gateway sets that Host on the events Lambda receives, so accepting it is safe; without it every
+    event would need the API's host, unknown before the first deploy, in ALLOWED_HOSTS by hand.
+    """
+    pattern = f".execute-api.{region_name}.amazonaws.com"
+    hosts = list(settings.ALLOWED_HOSTS)
+    if ws_settings.TRUST_EXECUTE_API_HOST and pattern not in hosts and "*" not in hosts:
+        settings.ALLOWED_HOSTS = [*hosts, pattern]
+        logger.info("Added %s to ALLOWED_HOSTS for API Gateway events", pattern)
+
+
+def make_websocket_handler(wsgi_app: Any, *, view: Any = None, url_namespace: str = "websockets") -> Handler:
+    """A Lambda handler serving API Gateway WebSocket events (through ``view``'s URLs, by default
+    ``WEBSOCKETS["VIEW"]`` included under the ``websockets`` namespace) and, through apig-wsgi unchanged,
+    REST v1, HTTP API v2 and ALB events. Call it once, at import (cold start)."""
+    from .routing import configured_view
+
+    view_class = view or configured_view()
+    paths = {kind: reverse(f"{url_namespace}:{kind}") for kind in _KIND_OF.values()}
+    translator = WebSocketEventTranslator(view_class.expected_useragent_prefix, paths)
+    apig_handler = make_lambda_handler(wsgi_app, binary_support=True)
+    trust_execute_api_host(region())
+    translator.trusted_regions.add(region())
+
+    def handler(event: Any, context: Any) -> dict[str, Any]:
+        if not isinstance(event, dict):
+            return _bad_request(f"event must be a JSON object, not {type(event).__name__}")
+        try:
+            if is_websocket_event(event):
+                return _websocket_response(apig_handler(translator.translate(event), context))
+            return apig_handler(event, context)
+        except BadEvent as exc:
+            return _bad_request(str(exc))
+        except (KeyError, TypeError, ValueError, AttributeError, IndexError) as exc:
+            # apig-wsgi meets an event shape it cannot read: the event is malformed, not our bug.
+            return _bad_request(f"malformed event ({type(exc).__name__}: {exc})")
+        except Exception:
+            logger.exception("Unhandled error while handling a Lambda event")
+            return _response(500, '{"error": "Internal server error."}')
+
+    handler.translator = translator  # type: ignore[attr-defined]
+    return handler
+
+
+def _websocket_response(response: dict[str, Any]) -> dict[str, Any]:
+    """apig-wsgi's response, as API Gateway WebSocket expects it: statusCode, plain headers and a text body."""
+    body = response.get("body", "")
+    if response.get("isBase64Encoded"):
+        raw = base64.b64decode(body)
+        try:
+            body = raw.decode("utf-8")
+        except UnicodeDecodeError:
+            return {"statusCode": response["statusCode"], "headers": response.get("headers", {}),
+                    "body": body, "isBase64Encoded": True}
+    headers = response.get("headers")
+    if headers is None:
+        headers = {k: v[-1] for k, v in response.get("multiValueHeaders", {}).items() if v}
+    return {"statusCode": response["statusCode"], "headers": headers, "body": body}
