@@ -112,7 +112,6 @@ class WebSocketEventTranslator:
     def __init__(self, useragent_prefix: str, paths: dict[str, str]) -> None:
         self.useragent_prefix = useragent_prefix
         self.paths = paths
-        self.trusted_regions: set[str] = set()
 
     def translate(self, event: dict[str, Any]) -> dict[str, Any]:
         context = event["requestContext"]
@@ -125,10 +124,10 @@ class WebSocketEventTranslator:
         if not _HOST_RE.match(domain):
             raise BadEvent("requestContext.domainName is not a host name")
         execute_api = _EXECUTE_API_RE.match(domain)
-        if execute_api and execute_api.group(1) == api_id and execute_api.group(2) not in self.trusted_regions:
-            # A recorded event from another region (replayed locally) is as trustworthy as our own region's.
+        if execute_api and execute_api.group(1) == api_id:
+            # Checked per event (a list lookup): settings can change under tests, and a recorded event from
+            # another region, replayed locally, is as trustworthy as one from our own region.
             trust_execute_api_host(execute_api.group(2))
-            self.trusted_regions.add(execute_api.group(2))
         _str_field(context, "stage")
         identity = context.get("identity")
         source_ip = identity.get("sourceIp") if isinstance(identity, dict) else None
@@ -194,8 +193,8 @@ def trust_execute_api_host(region_name: str) -> None:
     event would need the API's host, unknown before the first deploy, in ALLOWED_HOSTS by hand.
     """
     pattern = f".execute-api.{region_name}.amazonaws.com"
-    hosts = list(settings.ALLOWED_HOSTS)
-    if ws_settings.TRUST_EXECUTE_API_HOST and pattern not in hosts and "*" not in hosts:
+    hosts = settings.ALLOWED_HOSTS
+    if pattern not in hosts and "*" not in hosts and ws_settings.TRUST_EXECUTE_API_HOST:
         settings.ALLOWED_HOSTS = [*hosts, pattern]
         logger.info("Added %s to ALLOWED_HOSTS for API Gateway events", pattern)
 
@@ -211,7 +210,6 @@ def make_websocket_handler(wsgi_app: Any, *, view: Any = None, url_namespace: st
     translator = WebSocketEventTranslator(view_class.expected_useragent_prefix, paths)
     apig_handler = make_lambda_handler(wsgi_app, binary_support=True)
     trust_execute_api_host(region())
-    translator.trusted_regions.add(region())
 
     def handler(event: Any, context: Any) -> dict[str, Any]:
         if not isinstance(event, dict):

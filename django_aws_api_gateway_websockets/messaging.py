@@ -19,7 +19,7 @@ from typing import Any, Protocol
 
 import boto3
 from botocore.config import Config
-from botocore.exceptions import ClientError
+from botocore.exceptions import ClientError, ConnectionError as BotoConnectionError, HTTPClientError
 from django.core.serializers.json import DjangoJSONEncoder
 
 from .conf import region, ws_settings
@@ -152,7 +152,14 @@ def _post(connection: ConnectionLike, payload: bytes) -> str:
                 continue
             logger.warning("post_to_connection %s failed: %s", connection.connection_id, error)
             return "failed"
-        except Exception as error:  # network errors: count, never lose the rest of the broadcast
+        except (BotoConnectionError, HTTPClientError) as error:
+            # A pooled keep-alive connection the server closed, or a network blip: nothing was delivered.
+            if attempt < retries:
+                time.sleep(min(2.0, 0.05 * (2**attempt)) * (0.5 + random.random()))
+                continue
+            logger.warning("post_to_connection %s failed: %s", connection.connection_id, error)
+            return "failed"
+        except Exception as error:  # anything else: count it, never lose the rest of the broadcast
             logger.warning("post_to_connection %s failed: %s", connection.connection_id, error)
             return "failed"
     return "failed"  # pragma: no cover - the loop always returns

@@ -1,0 +1,80 @@
+"""Messaging rows: broadcast to 2,000 connections against a local endpoint, against a sequential loop."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import resource
+import subprocess
+import sys
+import time
+import tracemalloc
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@contextlib.contextmanager
+def sink(delay_ms: float) -> Iterator[str]:
+    process = subprocess.Popen([sys.executable, "-m", "benchmarks.sink", "--delay-ms", str(delay_ms)], cwd=ROOT,
+                               stdout=subprocess.PIPE, text=True)
+    try:
+        assert process.stdout is not None
+        line = process.stdout.readline()
+        yield f"http://127.0.0.1:{int(line.split()[1])}"
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+def posts_seen(url: str) -> int:
+    with urllib.request.urlopen(f"{url}/_stats") as response:  # noqa: S310 - local benchmark sink
+        return int(json.load(response)["posts"])
+
+
+def run(count: int, delay_ms: float) -> dict[str, float]:
+    import os
+
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
+        os.environ.setdefault(name, "benchmark")
+    from django.test import override_settings
+
+    from django_aws_api_gateway_websockets.messaging import broadcast, client_for, encode
+    from django_aws_api_gateway_websockets.models import WebSocketSession
+
+    WebSocketSession.objects.filter(connection_id__startswith="bench-").delete()
+    WebSocketSession.objects.bulk_create(
+        [WebSocketSession(connection_id=f"bench-{i:05d}=", domain_name="127.0.0.1", stage="") for i in range(count)]
+    )
+    sessions = list(WebSocketSession.objects.filter(connection_id__startswith="bench-"))
+    payload = {"type": "message", "room": "lobby", "text": "x" * 200}
+    with sink(delay_ms) as url, override_settings(WEBSOCKETS={"ENDPOINT_URL": url}):
+        client = client_for(url)
+        data = encode(payload)
+        client.post_to_connection(ConnectionId="warmup=", Data=data)
+        sequential_n = max(100, count // 10) if delay_ms else count  # the slow loop: a sample, scaled
+        start = time.perf_counter()
+        for session in sessions[:sequential_n]:
+            client.post_to_connection(ConnectionId=session.connection_id, Data=data)
+        sequential_rate = sequential_n / (time.perf_counter() - start)
+
+        start = time.perf_counter()
+        result = broadcast(sessions, payload)
+        elapsed = time.perf_counter() - start
+        delivered = posts_seen(url) - 1 - sequential_n
+        # Memory is measured in a second, traced run: tracing slows allocation too much to time it.
+        tracemalloc.start()
+        broadcast(sessions, payload)
+        _, traced_peak = tracemalloc.get_traced_memory()
+        tracemalloc.stop()
+    WebSocketSession.objects.filter(connection_id__startswith="bench-").delete()
+    return {
+        "broadcast_rate": result.sent / elapsed,
+        "sequential_rate": sequential_rate,
+        "sent": result.sent,
+        "lost": count - delivered,
+        "traced_peak_mb": traced_peak / 2**20,
+        "maxrss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+    }

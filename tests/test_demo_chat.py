@@ -1,0 +1,69 @@
+"""The demo chat's routes, end to end through lambda_handler, fanning out over the @connections API."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from django.test import override_settings
+
+from django_aws_api_gateway_websockets.testing import WebSocketTestClient
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def endpoint(fault_server: Any) -> Any:
+    with override_settings(WEBSOCKETS={"VIEW": "app.websocket_views.ChatView", "ENDPOINT_URL": fault_server.url}):
+        yield fault_server
+
+
+def pushed(server: Any, connection_id: str) -> list[dict[str, Any]]:
+    return [json.loads(data) for data in server.received.get(connection_id, [])]
+
+
+def test_two_members_of_a_room_exchange_a_message(endpoint: Any, django_user_model: Any) -> None:
+    alice, guest = WebSocketTestClient(), WebSocketTestClient()
+    alice.force_login(django_user_model.objects.create_user("alice"))
+    assert alice.connect().status_code == 200 and guest.connect().status_code == 200
+
+    assert alice.send({"action": "join", "room": "lobby"}).json()["members"] == ["alice"]
+    joined = guest.send({"action": "join", "room": "lobby"}).json()
+    assert joined["members"] == sorted(["alice", f"guest-{guest.connection_id[:6]}"])
+
+    result = alice.send({"action": "post", "room": "lobby", "text": "hello room"}).json()
+    assert (result["sent"], result["gone"], result["failed"]) == (2, 0, 0)
+    message = {"type": "message", "room": "lobby", "name": "alice", "text": "hello room"}
+    assert pushed(endpoint, guest.connection_id)[-1] == message
+    assert pushed(endpoint, alice.connection_id)[-1] == message
+    assert pushed(endpoint, alice.connection_id)[1] == {"type": "joined", "room": "lobby",
+                                                        "name": f"guest-{guest.connection_id[:6]}"}
+
+
+def test_posting_requires_membership_and_valid_input(endpoint: Any) -> None:
+    ws = WebSocketTestClient()
+    ws.connect()
+    assert ws.send({"action": "post", "room": "lobby", "text": "hi"}).status_code == 403
+    ws.send({"action": "join", "room": "lobby"})
+    assert ws.send({"action": "post", "room": "lobby", "text": ""}).status_code == 400
+    assert ws.send({"action": "post", "room": "lobby", "text": "x" * 2001}).status_code == 400
+    assert ws.send({"action": "join", "room": "../etc"}).status_code == 400
+    assert ws.send({"action": "members", "room": "lobby"}).json()["members"] == [f"guest-{ws.connection_id[:6]}"]
+    assert ws.send({"action": "leave", "room": "lobby"}).status_code == 200
+    assert ws.send({"action": "members", "room": "lobby"}).json()["members"] == []
+
+
+def test_gone_members_are_dropped_from_the_room(endpoint: Any) -> None:
+    ws = WebSocketTestClient()
+    ghost = WebSocketTestClient(connection_id="gone-ghost0=")
+    for client in (ws, ghost):
+        client.connect()
+        client.send({"action": "join", "room": "r"})
+    # The ghost's own "joined" fan-out already met its 410 and marked it disconnected.
+    from django_aws_api_gateway_websockets.models import WebSocketSession
+
+    assert WebSocketSession.objects.get(connection_id="gone-ghost0=").disconnect_reason == "gone"
+    result = ws.send({"action": "post", "room": "r", "text": "anyone?"}).json()
+    assert (result["sent"], result["gone"]) == (1, 0)
+    assert ws.send({"action": "members", "room": "r"}).json()["members"] == [f"guest-{ws.connection_id[:6]}"]
