@@ -45,8 +45,8 @@ DEFAULTS: dict[str, Any] = {
     # Lambda adapter: add ".execute-api.<region>.amazonaws.com" to ALLOWED_HOSTS at cold start, so the
     # Host that API Gateway sends is accepted without guessing it by hand.
     "TRUST_EXECUTE_API_HOST": True,
-    # Worker threads used by broadcasts.
-    "MAX_WORKERS": 32,
+    # Posts a broadcast keeps in flight at once (its keep-alive connection pool has as many connections).
+    "MAX_WORKERS": 64,
     # Retries for a throttled (429) post before it counts as failed.
     "MAX_RETRIES": 4,
     # DynamoDB connection store (issue: serverless store).

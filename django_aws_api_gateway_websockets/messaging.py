@@ -1,28 +1,27 @@
 """Pushing data to browsers through API Gateway's @connections management API.
 
 ``broadcast`` is the one sending primitive: it serialises the payload once, sends concurrently over pooled
-keep-alive connections, retries throttled posts with backoff, marks gone connections disconnected in one
-batched write and reports what happened in a :class:`SendResult`.
+keep-alive connections (see :mod:`.sender`), retries throttled posts with backoff, marks gone connections
+disconnected in one batched write and reports what happened in a :class:`SendResult`. Closing a connection
+and reading its details use a boto3 ``apigatewaymanagementapi`` client per endpoint.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import random
 import threading
-import time
 from collections.abc import Iterable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import boto3
 from botocore.config import Config
-from botocore.exceptions import ClientError, ConnectionError as BotoConnectionError, HTTPClientError
+from botocore.exceptions import ClientError
 from django.core.serializers.json import DjangoJSONEncoder
 
 from .conf import region, ws_settings
+from .sender import FORBIDDEN, GONE, SENT, Post, get_sender
 from .store import get_store
 
 logger = logging.getLogger("django_aws_api_gateway_websockets")
@@ -83,22 +82,21 @@ def endpoint_for(connection: ConnectionLike) -> str:
     return f"https://{domain}/{mapping.strip('/')}".rstrip("/")
 
 
-_clients: dict[tuple[str, str, int], Any] = {}
+_clients: dict[tuple[str, str], Any] = {}
 _clients_lock = threading.Lock()
 
 
 def client_for(endpoint: str) -> Any:
-    """A boto3 ``apigatewaymanagementapi`` client for ``endpoint``, created once and shared by threads."""
-    workers: int = ws_settings.MAX_WORKERS
-    key = (endpoint, region(), workers)
+    """A boto3 ``apigatewaymanagementapi`` client for ``endpoint`` (closing connections, reading their
+    details), created once per endpoint and region and shared by threads."""
+    key = (endpoint, region())
     client = _clients.get(key)
     if client is None:
         with _clients_lock:
             client = _clients.get(key)
             if client is None:
                 config = Config(
-                    max_pool_connections=max(10, workers),
-                    retries={"total_max_attempts": 1},  # throttling is retried here, with our own backoff
+                    retries={"mode": "standard", "max_attempts": 1 + int(ws_settings.MAX_RETRIES)},
                     connect_timeout=5,
                     read_timeout=10,
                     tcp_keepalive=True,
@@ -120,49 +118,12 @@ def _is_gone(code: str, status: int) -> bool:
     return code == "GoneException" or status == 410
 
 
-def _is_throttled(code: str, status: int) -> bool:
-    return code in ("LimitExceededException", "TooManyRequestsException", "ThrottlingException") or status == 429
-
-
-def _permission_error(error: ClientError, endpoint: str) -> MessagingPermissionError:
+def _permission_error(detail: str, endpoint: str) -> MessagingPermissionError:
     return MessagingPermissionError(
         f"API Gateway refused the @connections call to {endpoint} (403): the caller needs "
         "'execute-api:ManageConnections' on 'arn:aws:execute-api:REGION:ACCOUNT:API_ID/STAGE/POST/@connections/*' "
-        f"(AWS said: {error})"
+        f"(AWS said: {detail})"
     )
-
-
-def _post(connection: ConnectionLike, payload: bytes) -> str:
-    """Post to one connection: returns "sent", "gone" or "failed"; raises MessagingPermissionError."""
-    endpoint = endpoint_for(connection)
-    client = client_for(endpoint)
-    retries: int = ws_settings.MAX_RETRIES
-    for attempt in range(retries + 1):
-        try:
-            client.post_to_connection(ConnectionId=connection.connection_id, Data=payload)
-            return "sent"
-        except ClientError as error:
-            code, status = _error_code(error)
-            if _is_gone(code, status):
-                return "gone"
-            if status == 403 or code in ("AccessDeniedException", "ForbiddenException"):
-                raise _permission_error(error, endpoint) from error
-            if _is_throttled(code, status) and attempt < retries:
-                time.sleep(min(2.0, 0.05 * (2**attempt)) * (0.5 + random.random()))
-                continue
-            logger.warning("post_to_connection %s failed: %s", connection.connection_id, error)
-            return "failed"
-        except (BotoConnectionError, HTTPClientError) as error:
-            # A pooled keep-alive connection the server closed, or a network blip: nothing was delivered.
-            if attempt < retries:
-                time.sleep(min(2.0, 0.05 * (2**attempt)) * (0.5 + random.random()))
-                continue
-            logger.warning("post_to_connection %s failed: %s", connection.connection_id, error)
-            return "failed"
-        except Exception as error:  # anything else: count it, never lose the rest of the broadcast
-            logger.warning("post_to_connection %s failed: %s", connection.connection_id, error)
-            return "failed"
-    return "failed"  # pragma: no cover - the loop always returns
 
 
 def broadcast(connections: Sequence[ConnectionLike], data: Any) -> SendResult:
@@ -171,23 +132,26 @@ def broadcast(connections: Sequence[ConnectionLike], data: Any) -> SendResult:
     result = SendResult()
     if not connections:
         return result
-    workers = min(int(ws_settings.MAX_WORKERS), len(connections))
-    if workers <= 1:
-        outcomes = [_post(c, payload) for c in connections]
-    else:
-        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="ws-broadcast") as pool:
-            outcomes = list(pool.map(lambda c: _post(c, payload), connections))
-    for connection, outcome in zip(connections, outcomes, strict=True):
-        if outcome == "sent":
+    posts = [Post(endpoint_for(c), c.connection_id) for c in connections]
+    outcomes = get_sender().post_many(
+        posts, payload, region=region(), concurrency=int(ws_settings.MAX_WORKERS), retries=int(ws_settings.MAX_RETRIES)
+    )
+    forbidden = None
+    for post, outcome in zip(posts, outcomes, strict=True):
+        if outcome.status == SENT:
             result.sent += 1
-        elif outcome == "gone":
+        elif outcome.status == GONE:
             result.gone += 1
-            result.gone_ids.append(connection.connection_id)
+            result.gone_ids.append(post.connection_id)
         else:
             result.failed += 1
-            result.failed_ids.append(connection.connection_id)
+            result.failed_ids.append(post.connection_id)
+            if outcome.status == FORBIDDEN:
+                forbidden = (outcome.detail, post.endpoint)
     if result.gone_ids:
         get_store().mark_gone(result.gone_ids)
+    if forbidden is not None:
+        raise _permission_error(*forbidden)
     return result
 
 
@@ -219,7 +183,7 @@ def close_connection(connection: ConnectionLike) -> bool:
             get_store().mark_gone([connection.connection_id])
             return False
         if status == 403:
-            raise _permission_error(error, endpoint) from error
+            raise _permission_error(str(error), endpoint) from error
         raise
     get_store().disconnect(connection.connection_id, reason="closed by server")
     return True

@@ -2,7 +2,8 @@
 
 The connection id picks the behaviour: ``gone-*`` -> 410 GoneException, ``forbidden-*`` -> 403
 ForbiddenException, ``big-*`` -> 413 PayloadTooLargeException, ``throttle<N>-*`` -> 429
-LimitExceededException for the first N posts then 200, ``slow-*`` -> 200 after 50 ms, anything else -> 200.
+LimitExceededException for the first N posts then 200, ``drop<N>-*`` -> the connection is closed without an
+answer for the first N posts, ``slow-*`` -> 200 after 50 ms, anything else -> 200.
 Every accepted post is recorded, so tests can check nothing was lost.
 """
 
@@ -31,6 +32,7 @@ class FaultServer(ThreadingHTTPServer):
         self.attempts: Counter[str] = Counter()
         self.deleted: list[str] = []
         self.paths: list[str] = []
+        self.headers: list[dict[str, str]] = []
         self.thread = threading.Thread(target=self.serve_forever, daemon=True)
 
     def reset(self) -> None:
@@ -39,6 +41,7 @@ class FaultServer(ThreadingHTTPServer):
             self.attempts.clear()
             self.deleted.clear()
             self.paths.clear()
+            self.headers.clear()
 
     @property
     def url(self) -> str:
@@ -81,6 +84,7 @@ class _Handler(BaseHTTPRequestHandler):
             return self._reply(404, "NotFoundException")
         with self.server.lock:
             self.server.paths.append(self.path)
+            self.server.headers.append(dict(self.headers.items()))
             self.server.attempts[connection_id] += 1
             attempt = self.server.attempts[connection_id]
         if connection_id.startswith("gone-"):
@@ -89,6 +93,11 @@ class _Handler(BaseHTTPRequestHandler):
             return self._reply(403, "ForbiddenException")
         if connection_id.startswith("big-"):
             return self._reply(413, "PayloadTooLargeException")
+        drop = re.match(r"^drop(\d+)-", connection_id)
+        if drop and attempt <= int(drop.group(1)):
+            self.close_connection = True  # hang up without answering, like a stale keep-alive socket
+            self.connection.shutdown(2)
+            return None
         throttle = re.match(r"^throttle(\d+)-", connection_id)
         if throttle and attempt <= int(throttle.group(1)):
             return self._reply(429, "LimitExceededException")

@@ -97,6 +97,13 @@ def test_throttled_posts_are_retried_then_counted_failed(fault_server: Any) -> N
     assert fault_server.received["throttle2-a="] == [b'{"x":1}']
 
 
+def test_dropped_connections_are_retried_without_loss(fault_server: Any) -> None:
+    with at(fault_server.url, MAX_RETRIES=2):
+        result = broadcast(make_sessions("drop1-a=", "drop2-b=", "drop5-c="), {"x": 1})
+    assert (result.sent, result.failed, result.failed_ids) == (2, 1, ["drop5-c="])
+    assert fault_server.received["drop1-a="] == fault_server.received["drop2-b="] == [b'{"x":1}']
+
+
 def test_oversized_message_is_refused_before_any_call(fault_server: Any) -> None:
     sessions = make_sessions("ok-big=")
     with at(fault_server.url), pytest.raises(ValueError, match="128 KB"):
@@ -206,3 +213,30 @@ def test_encode_uses_django_json_encoder() -> None:
     assert json.loads(encode({"d": decimal.Decimal("1.5"), "t": datetime.date(2026, 11, 24)})) == \
         {"d": "1.5", "t": "2026-11-24"}
     assert messaging.MAX_PAYLOAD_BYTES == 131072
+
+
+def test_broadcast_signs_exactly_as_boto3(fault_server: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The fast path's Authorization header is byte-for-byte what boto3 sends for the same post."""
+    import datetime
+
+    import botocore.auth
+
+    fixed = datetime.datetime(2026, 11, 24, 8, 0, 0, tzinfo=datetime.timezone.utc)
+    monkeypatch.setattr(botocore.auth, "get_current_datetime", lambda: fixed)
+    seen: list[dict[str, str]] = []
+
+    def capture(request: Any, **kwargs: Any) -> None:
+        seen.append({k: v.decode() if isinstance(v, bytes) else v for k, v in request.headers.items()})
+
+    client = client_for(fault_server.url)
+    client.meta.events.register("before-send.apigatewaymanagementapi.PostToConnection", capture)
+    try:
+        client.post_to_connection(ConnectionId="ok-sig=", Data=b'{"a":1}')
+    finally:
+        client.meta.events.unregister("before-send.apigatewaymanagementapi.PostToConnection", capture)
+    path_boto3 = fault_server.paths[-1]
+    with at(fault_server.url):
+        assert broadcast(make_sessions("ok-sig="), {"a": 1}).sent == 1
+    assert fault_server.paths[-1] == path_boto3 == "/@connections/ok-sig%3D"
+    assert fault_server.headers[-1]["Authorization"] == seen[0]["Authorization"]
+    assert fault_server.headers[-1]["X-Amz-Security-Token"] == seen[0]["X-Amz-Security-Token"] == "testing"
