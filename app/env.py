@@ -25,3 +25,9 @@ def env_list(name: str, default: list[str]) -> list[str]:
 
 def env_optional(name: str) -> str | None:
     return os.environ.get(name) or None
+
+
+def env_rate(name: str, default: str) -> str | None:
+    """A rate such as "60/minute"; "none" or "off" disables the limit."""
+    value = os.environ.get(name, default).strip()
+    return None if value.lower() in ("", "none", "off") else value

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .env import env_bool, env_list, env_optional, env_str
+from .env import env_bool, env_list, env_optional, env_rate, env_str
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -92,6 +92,8 @@ WEBSOCKETS = {
     "STORE": env_str("WEBSOCKETS_STORE", "django_aws_api_gateway_websockets.store.orm.OrmStore"),
     "ENDPOINT_URL": env_optional("WEBSOCKETS_ENDPOINT_URL"),
     "ALLOWED_ORIGINS": env_list("WEBSOCKETS_ALLOWED_ORIGINS", []) or None,
+    "CONNECT_RATE_LIMIT_PER_IP": env_rate("WEBSOCKETS_CONNECT_RATE_LIMIT_PER_IP", "60/minute"),
+    "CONNECT_RATE_LIMIT_PER_USER": env_rate("WEBSOCKETS_CONNECT_RATE_LIMIT_PER_USER", "30/minute"),
     "DYNAMODB_TABLE": env_optional("WEBSOCKETS_DYNAMODB_TABLE"),
     "DYNAMODB_ENDPOINT_URL": env_optional("WEBSOCKETS_DYNAMODB_ENDPOINT_URL"),
 }
@@ -105,3 +107,6 @@ LOGGING = {
         "django_aws_api_gateway_websockets": {"handlers": ["console"], "level": env_str("WEBSOCKETS_LOG_LEVEL", "INFO")},
     },
 }
+
+# The demo page's WebSocket URL (the CDK output on AWS); empty: ws:// on the page's own host.
+DEMO_WEBSOCKET_URL = env_str("DEMO_WEBSOCKET_URL", "")

@@ -28,6 +28,7 @@ class ChatView(WebSocketView):
     # cross-site risk, and it connects as an anonymous user. A browser's Origin is still checked and its
     # session cookie still logs the user in.
     required_connection_headers = ["Sec-Websocket-Key", "Sec-Websocket-Version"]
+    subprotocols = ["chat.v1"]
 
     @route("echo")
     def echo(self, request: HttpRequest, *args: Any, **kwargs: Any) -> JsonResponse:

@@ -48,7 +48,26 @@ def messaging_rows(quick: bool) -> list[Row]:
     return rows
 
 
-SECTIONS: dict[str, Callable[[bool], list[Row]]] = {"lambda": lambda_rows, "messaging": messaging_rows}
+def gateway_rows(quick: bool) -> list[Row]:
+    from benchmarks import gateway_bench
+
+    count = 300 if quick else 2000
+    r = gateway_bench.run(count=count, samples=100 if quick else 300)
+    ms = 1000
+    return [
+        (f"gateway: sockets held (opened in {r['open_seconds']:.1f} s)", f"{r['held']}", f"{count} opened",
+         f"{r['held'] / count:.2f}", "all held"),
+        ("gateway round trip via @connections p50 / p99", f"{r['p50'] * ms:.1f} / {r['p99'] * ms:.1f} ms",
+         f"echo reply {r['echo_p50'] * ms:.1f} / {r['echo_p99'] * ms:.1f} ms", f"{r['p50'] / r['echo_p50']:.2f}",
+         "p50 ratio (the @connections hop)"),
+        (f"gateway burst: all {count} post at once, p50 / p99", f"{r['burst_p50'] * ms:.0f} / {r['burst_p99'] * ms:.0f} ms",
+         f"{r['burst_rate']:.0f} round trips/s", "-", f"lost {r['lost']} (target 0)"),
+    ]
+
+
+SECTIONS: dict[str, Callable[[bool], list[Row]]] = {
+    "lambda": lambda_rows, "messaging": messaging_rows, "gateway": gateway_rows,
+}
 
 
 def main() -> None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import base64
 import secrets
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
@@ -87,29 +87,39 @@ class Connection:
         self,
         headers: Mapping[str, str] | None = None,
         query: Mapping[str, str | list[str]] | None = None,
+        *,
+        raw_headers: Sequence[tuple[str, str]] | None = None,
     ) -> dict[str, Any]:
-        merged: dict[str, str] = {
-            "Host": self.domain_name,
-            "Sec-WebSocket-Extensions": "permessage-deflate; client_max_window_bits",
-            "Sec-WebSocket-Key": base64.b64encode(secrets.token_bytes(16)).decode(),
-            "Sec-WebSocket-Version": "13",
-            "User-Agent": self.user_agent,
-            "X-Amzn-Trace-Id": _trace_id(),
-            "X-Forwarded-For": self.source_ip,
-            "X-Forwarded-Port": "443",
-            "X-Forwarded-Proto": "https",
-        }
-        merged.update(headers or {})
+        """A ``$connect`` event. ``raw_headers`` is a real handshake's header list (the local gateway);
+        otherwise a browser-like handshake is made up and ``headers`` are merged over it."""
+        if raw_headers is None:
+            made_up: dict[str, str] = {
+                "Sec-WebSocket-Extensions": "permessage-deflate; client_max_window_bits",
+                "Sec-WebSocket-Key": base64.b64encode(secrets.token_bytes(16)).decode(),
+                "Sec-WebSocket-Version": "13",
+                "User-Agent": self.user_agent,
+            }
+            made_up.update(headers or {})
+            raw_headers = list(made_up.items())
+        # What API Gateway adds or replaces on the way in.
+        added = {"Host": self.domain_name, "X-Amzn-Trace-Id": _trace_id(), "X-Forwarded-For": self.source_ip,
+                 "X-Forwarded-Port": "443", "X-Forwarded-Proto": "https"}
+        multi: dict[str, list[str]] = {}
+        for key, value in raw_headers:
+            if key.lower() not in {k.lower() for k in added}:
+                multi.setdefault(key, []).append(value)
+        for key, value in added.items():
+            multi[key] = [value]
         event: dict[str, Any] = {
-            "headers": merged,
-            "multiValueHeaders": {key: [value] for key, value in merged.items()},
+            "headers": {key: values[-1] for key, values in multi.items()},
+            "multiValueHeaders": multi,
             "requestContext": self.request_context("$connect", CONNECT),
             "isBase64Encoded": False,
         }
         if query:
-            multi = {k: (list(v) if isinstance(v, list) else [v]) for k, v in query.items()}
-            event["queryStringParameters"] = {k: v[-1] for k, v in multi.items()}
-            event["multiValueQueryStringParameters"] = multi
+            multi_query = {k: (list(v) if isinstance(v, list) else [v]) for k, v in query.items()}
+            event["queryStringParameters"] = {k: v[-1] for k, v in multi_query.items()}
+            event["multiValueQueryStringParameters"] = multi_query
         return event
 
     def message_event(self, body: str | bytes, route_key: str = "$default", binary: bool = False) -> dict[str, Any]:

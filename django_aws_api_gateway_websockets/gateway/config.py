@@ -1,0 +1,43 @@
+"""Settings of one local gateway process, with API Gateway's limits as defaults."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+Handler = Callable[[Any, Any], dict[str, Any]]
+
+
+@dataclass
+class GatewayConfig:
+    handler: Handler
+    host: str = "127.0.0.1"
+    port: int = 8000
+    stage: str = "local"
+    api_id: str = "local"
+    region: str = "us-east-1"
+    # Route selection: `$request.body.<route_selection_key>` over these route names; two_way are answered.
+    route_selection_key: str = "action"
+    routes: list[str] = field(default_factory=list)
+    two_way_routes: set[str] = field(default_factory=set)
+    # Lambda-like concurrency: handler calls running at once.
+    concurrency: int = 16
+    # API Gateway's limits.
+    max_message_bytes: int = 128 * 1024
+    idle_timeout: float = 10 * 60
+    max_lifetime: float = 2 * 60 * 60
+    serve_static: bool = False
+
+    @property
+    def domain_name(self) -> str:
+        """What events carry as ``domainName``: an address the app can reach the gateway at."""
+        host = "127.0.0.1" if self.host in ("0.0.0.0", "", "::") else self.host
+        if ":" in host and not host.startswith("["):
+            host = f"[{host}]"
+        return f"{host}:{self.port}"
+
+    @property
+    def endpoint_url(self) -> str:
+        """The @connections endpoint the app should use (also reachable under the stage prefix)."""
+        return f"http://{self.domain_name}"

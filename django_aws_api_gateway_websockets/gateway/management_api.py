@@ -1,0 +1,70 @@
+"""The @connections management API in API Gateway's wire format, so boto3 works against it unchanged."""
+
+from __future__ import annotations
+
+import json
+
+from aiohttp import web
+
+from .config import GatewayConfig
+from .registry import Registry
+
+MAX_POST_BYTES = 128 * 1024
+
+
+def aws_error(status: int, error_type: str, message: str) -> web.Response:
+    return web.Response(
+        status=status,
+        body=json.dumps({"message": message}).encode(),
+        content_type="application/json",
+        headers={"x-amzn-ErrorType": error_type},
+    )
+
+
+def routes(config: GatewayConfig, registry: Registry) -> list[web.RouteDef]:
+    def authorised(request: web.Request) -> bool:
+        # Any SigV4-signed request is accepted locally; an unsigned one is refused as AWS refuses it.
+        return request.headers.get("Authorization", "").startswith("AWS4-HMAC-SHA256 ")
+
+    async def post(request: web.Request) -> web.StreamResponse:
+        if not authorised(request):
+            return aws_error(403, "ForbiddenException", "Missing Authentication Token")
+        data = await request.read()
+        if len(data) > MAX_POST_BYTES:
+            return aws_error(413, "PayloadTooLargeException", "Message too long")
+        socket = registry.get(request.match_info["connection_id"])
+        if socket is None:
+            return aws_error(410, "GoneException", "Gone")
+        try:
+            try:
+                await socket.ws.send_str(data.decode("utf-8"))
+            except UnicodeDecodeError:
+                await socket.ws.send_bytes(data)
+        except (ConnectionError, RuntimeError):
+            return aws_error(410, "GoneException", "Gone")
+        socket.touch()
+        return web.Response(status=200)
+
+    async def get(request: web.Request) -> web.StreamResponse:
+        if not authorised(request):
+            return aws_error(403, "ForbiddenException", "Missing Authentication Token")
+        socket = registry.get(request.match_info["connection_id"])
+        if socket is None:
+            return aws_error(410, "GoneException", "Gone")
+        return web.json_response(socket.info())
+
+    async def delete(request: web.Request) -> web.StreamResponse:
+        if not authorised(request):
+            return aws_error(403, "ForbiddenException", "Missing Authentication Token")
+        socket = registry.get(request.match_info["connection_id"])
+        if socket is None:
+            return aws_error(410, "GoneException", "Gone")
+        socket.closing_by_server = True
+        await socket.ws.close(code=1000, message=b"")
+        return web.Response(status=204)
+
+    defs: list[web.RouteDef] = []
+    for prefix in ("", "/{stage}"):
+        path = f"{prefix}/@connections/{{connection_id}}"
+        defs += [web.post(path, post), web.get(path, get), web.delete(path, delete)]
+    return defs

@@ -1,0 +1,197 @@
+"""The aiohttp application: WebSocket upgrades become API Gateway events for the Lambda handler, the
+@connections API answers in AWS's wire format, and every other request is served by the Django app."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from aiohttp import WSCloseCode, WSMsgType, web
+
+from ..events import Connection, new_connection_id
+from ..routing import select_route_key
+from . import http_bridge, management_api
+from .config import GatewayConfig
+from .registry import LiveSocket, Registry
+
+logger = logging.getLogger("django_aws_api_gateway_websockets.gateway")
+
+CONFIG = web.AppKey("config", GatewayConfig)
+REGISTRY = web.AppKey("registry", Registry)
+EXECUTOR = web.AppKey("executor", ThreadPoolExecutor)
+
+
+async def call_handler(app: web.Application, event: dict[str, Any]) -> dict[str, Any]:
+    """Run the Lambda handler in the worker pool (Lambda-like concurrency), never on the event loop."""
+    loop = asyncio.get_running_loop()
+    config = app[CONFIG]
+    try:
+        result = await loop.run_in_executor(app[EXECUTOR], config.handler, event, None)
+    except Exception:  # the handler is meant never to raise; if it does, behave like a failed invocation
+        logger.exception("Lambda handler raised")
+        return {"statusCode": 502, "body": '{"message": "Internal server error"}'}
+    return result if isinstance(result, dict) else {"statusCode": 502, "body": ""}
+
+
+def _status(result: dict[str, Any]) -> int:
+    try:
+        return int(result.get("statusCode", 502))
+    except (TypeError, ValueError):
+        return 502
+
+
+async def websocket(request: web.Request) -> web.StreamResponse:
+    app = request.app
+    config, registry = app[CONFIG], app[REGISTRY]
+    connection = Connection(
+        api_id=config.api_id,
+        stage=config.stage,
+        domain_name=config.domain_name,
+        region=config.region,
+        source_ip=request.remote or "127.0.0.1",
+        user_agent=request.headers.get("User-Agent", ""),
+        connection_id=new_connection_id(),
+    )
+    query: dict[str, list[str]] = {}
+    for key, value in request.rel_url.query.items():
+        query.setdefault(key, []).append(value)
+    result = await call_handler(app, connection.connect_event(raw_headers=list(request.headers.items()),
+                                                              query=query or None))
+    status = _status(result)
+    if not 200 <= status < 300:
+        # A non-2xx $connect response refuses the handshake with that status, as API Gateway does.
+        logger.info("$connect refused with %s for %s", status, connection.connection_id)
+        return web.Response(status=status, text=str(result.get("body") or ""), content_type="application/json")
+    headers = result.get("headers") or {}
+    protocol = next((v for k, v in headers.items() if k.lower() == "sec-websocket-protocol"), None)
+    ws = web.WebSocketResponse(protocols=(protocol,) if protocol else (), max_msg_size=config.max_message_bytes,
+                               autoping=True, heartbeat=None)
+    await ws.prepare(request)
+    socket = LiveSocket(ws=ws, connection=connection)
+    registry.add(socket)
+    logger.info("connected %s (%d open)", connection.connection_id, len(registry))
+    code, reason = 1006, ""
+    try:
+        code, reason = await _receive_loop(app, socket)
+    finally:
+        registry.remove(connection.connection_id)
+        if not ws.closed:
+            await ws.close(code=code, message=reason.encode())
+        await call_handler(app, connection.disconnect_event(code, reason))
+        logger.info("disconnected %s (%s %s)", connection.connection_id, code, reason)
+    return ws
+
+
+async def _receive_loop(app: web.Application, socket: LiveSocket) -> tuple[int, str]:
+    """Read messages until either side closes; return the close code and reason for ``$disconnect``."""
+    config = app[CONFIG]
+    ws, connection = socket.ws, socket.connection
+    deadline = socket.connected_at + config.max_lifetime
+    while True:
+        now = time.time()
+        idle_left = socket.last_active + config.idle_timeout - now
+        life_left = deadline - now
+        if life_left <= 0 or idle_left <= 0:
+            reason = "Going away" if idle_left <= 0 else "Going away (connection lifetime reached)"
+            await ws.close(code=WSCloseCode.GOING_AWAY, message=reason.encode())
+            return 1001, reason
+        try:
+            message = await ws.receive(timeout=min(idle_left, life_left))
+        except asyncio.TimeoutError:
+            continue
+        if message.type in (WSMsgType.TEXT, WSMsgType.BINARY):
+            socket.touch()
+            body = message.data
+            route_key = select_route_key(body, config.routes, config.route_selection_key)
+            event = connection.message_event(body, route_key=route_key, binary=message.type == WSMsgType.BINARY)
+            result = await call_handler(app, event)
+            reply = result.get("body")
+            if (route_key in config.two_way_routes) and reply and not ws.closed:
+                try:
+                    await ws.send_str(str(reply))
+                except (ConnectionError, RuntimeError):
+                    pass
+            continue
+        if message.type == WSMsgType.CLOSE:
+            return int(message.data or 1005), str(message.extra or "")
+        if message.type in (WSMsgType.CLOSING, WSMsgType.CLOSED):
+            if socket.closing_by_server:
+                return 1000, ""
+            return int(ws.close_code or 1006), ""
+        if message.type == WSMsgType.ERROR:
+            # aiohttp has already closed the socket with the protocol error's code (1009 for a message over
+            # max_msg_size, as API Gateway answers one over 128 KB).
+            code = int(getattr(message.data, "code", 0) or WSCloseCode.PROTOCOL_ERROR)
+            reason = "Message too big" if code == WSCloseCode.MESSAGE_TOO_BIG else str(message.data)[:120]
+            return code, reason
+
+
+async def fallthrough(request: web.Request) -> web.StreamResponse:
+    """WebSocket upgrades at / or /{stage}; everything else goes to Django through the handler."""
+    config = request.app[CONFIG]
+    if request.headers.get("Upgrade", "").lower() == "websocket" and request.path in ("/", f"/{config.stage}",
+                                                                                      f"/{config.stage}/"):
+        return await websocket(request)
+    if config.serve_static and request.method in ("GET", "HEAD"):
+        static = http_bridge.static_response(request.path)
+        if static is not None:
+            return static
+    result = await call_handler(request.app, await http_bridge.to_event(request))
+    return http_bridge.to_response(result)
+
+
+async def _close_sockets(app: web.Application) -> None:
+    for socket in app[REGISTRY].all():
+        await socket.ws.close(code=WSCloseCode.GOING_AWAY, message=b"Server shutdown")
+
+
+async def _stop_executor(app: web.Application) -> None:
+    app[EXECUTOR].shutdown(wait=False, cancel_futures=True)
+
+
+def build_app(config: GatewayConfig) -> web.Application:
+    app = web.Application(client_max_size=config.max_message_bytes + 1024)
+    app[CONFIG] = config
+    app[REGISTRY] = Registry()
+    app[EXECUTOR] = ThreadPoolExecutor(max_workers=config.concurrency, thread_name_prefix="lambda")
+    app.add_routes(management_api.routes(config, app[REGISTRY]))
+    app.router.add_route("*", "/{tail:.*}", fallthrough)
+    app.on_shutdown.append(_close_sockets)
+    app.on_cleanup.append(_stop_executor)
+    return app
+
+
+async def serve(config: GatewayConfig, ready: Any = None) -> None:
+    """Serve until cancelled; ``ready(config)`` is called once the port is listening."""
+    runner = web.AppRunner(build_app(config), access_log=None, handle_signals=False, shutdown_timeout=5)
+    await runner.setup()
+    site = web.TCPSite(runner, config.host, config.port, backlog=4096)
+    await site.start()
+    if config.port == 0:
+        config.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    if ready is not None:
+        ready(config)
+    try:
+        await asyncio.Event().wait()
+    finally:
+        await runner.cleanup()
+
+
+def run(config: GatewayConfig, ready: Any = None) -> None:
+    """Serve in the foreground until SIGINT/SIGTERM."""
+    import signal
+
+    async def main() -> None:
+        task = asyncio.current_task()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, task.cancel)  # type: ignore[union-attr]
+        try:
+            await serve(config, ready)
+        except asyncio.CancelledError:
+            pass
+
+    asyncio.run(main())

@@ -1,0 +1,69 @@
+"""``manage.py runwsgateway [addr:port]``: a local API Gateway WebSocket endpoint running the Lambda handler."""
+
+from __future__ import annotations
+
+import os
+import re
+from typing import Any
+
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.utils.module_loading import import_string
+
+from ...gateway import GatewayConfig, run
+from ...routing import configured_view
+
+_ADDR_RE = re.compile(r"^(?:(?P<host>[^:\[\]]+|\[[0-9a-fA-F:]+\]):)?(?P<port>\d{1,5})$")
+
+
+def parse_addr(value: str) -> tuple[str, int]:
+    match = _ADDR_RE.match(value)
+    if match is None or not 0 <= int(match.group("port")) <= 65535:
+        raise CommandError(f"{value!r} is not a port or addr:port (for example 127.0.0.1:8000)")
+    return (match.group("host") or "127.0.0.1").strip("[]"), int(match.group("port"))
+
+
+class Command(BaseCommand):
+    help = "Run a local stand-in for API Gateway's WebSocket API: ws://, the @connections API and the site on one port."
+    requires_system_checks: list[str] = []
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("addrport", nargs="?", default="127.0.0.1:8000")
+        parser.add_argument("--handler", default="lambda_handler.handler",
+                            help="Dotted path of the Lambda handler events are sent to (default: lambda_handler.handler).")
+        parser.add_argument("--stage", default="local")
+        parser.add_argument("--concurrency", type=int, default=16, help="Handler calls at once (Lambda concurrency).")
+        parser.add_argument("--idle-timeout", type=float, default=600.0, help="Seconds (API Gateway: 600).")
+        parser.add_argument("--max-lifetime", type=float, default=7200.0, help="Seconds (API Gateway: 7200).")
+        parser.add_argument("--max-message-bytes", type=int, default=128 * 1024)
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        self.check(display_num_errors=True)
+        host, port = parse_addr(options["addrport"])
+        try:
+            handler = import_string(options["handler"])
+        except ImportError as exc:
+            raise CommandError(f"Cannot import the handler {options['handler']!r}: {exc}") from exc
+        view = configured_view()
+        two_way = {name for name, route in view.routes.items() if route.reply} | {"$default"}
+        config = GatewayConfig(
+            handler=handler, host=host, port=port, stage=options["stage"],
+            region=os.environ.get("AWS_REGION", "us-east-1"),
+            route_selection_key=view.route_selection_key, routes=sorted(view.routes), two_way_routes=two_way,
+            concurrency=options["concurrency"], idle_timeout=options["idle_timeout"],
+            max_lifetime=options["max_lifetime"], max_message_bytes=options["max_message_bytes"],
+            serve_static=settings.DEBUG,
+        )
+        run(config, ready=self._banner)
+
+    def _banner(self, config: GatewayConfig) -> None:
+        ws_url = f"ws://{config.domain_name}/"
+        self.stdout.write(
+            f"Local API Gateway (stage {config.stage!r}) listening on {config.domain_name}\n"
+            f"  WebSocket:      {ws_url}  (also {ws_url}{config.stage})\n"
+            f"  Demo page:      http://{config.domain_name}/\n"
+            f"  @connections:   {config.endpoint_url}/@connections/{{id}}  (also under /{config.stage})\n"
+            f"  Try:            npx wscat -c {ws_url}   then   {{\"action\": \"whoami\"}}\n"
+            "Quit with CONTROL-C.",
+        )
+        self.stdout.flush()
