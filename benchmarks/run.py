@@ -65,8 +65,22 @@ def gateway_rows(quick: bool) -> list[Row]:
     ]
 
 
+def store_rows(quick: bool) -> list[Row]:
+    from benchmarks import store_bench
+
+    members = 300 if quick else 2000
+    r = store_bench.run(members=members, repeat=100 if quick else 300)
+    orm, dynamo = r["orm"], r["dynamodb"]
+    return [
+        ("store: per-message lookup (touch) median", f"{dynamo['touch'] * 1000:.2f} ms DynamoDB (moto)",
+         f"{orm['touch'] * 1000:.2f} ms ORM/SQLite", f"{dynamo['touch'] / orm['touch']:.1f}", "DynamoDB / ORM"),
+        (f"store: group fan-out lookup, {members} members", f"{dynamo['fan_out'] * 1000:.0f} ms DynamoDB (moto)",
+         f"{orm['fan_out'] * 1000:.0f} ms ORM/SQLite", f"{dynamo['fan_out'] / orm['fan_out']:.1f}", "DynamoDB / ORM"),
+    ]
+
+
 SECTIONS: dict[str, Callable[[bool], list[Row]]] = {
-    "lambda": lambda_rows, "messaging": messaging_rows, "gateway": gateway_rows,
+    "lambda": lambda_rows, "messaging": messaging_rows, "gateway": gateway_rows, "store": store_rows,
 }
 
 

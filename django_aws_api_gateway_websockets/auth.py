@@ -10,7 +10,9 @@ from django.contrib import auth
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.http import HttpRequest
 
+from .conf import ws_settings
 from .store.base import Connection
+from .tokens import TokenClaims
 
 UserLike = AbstractBaseUser | AnonymousUser
 
@@ -33,6 +35,53 @@ def user_from_cookie(request: HttpRequest) -> UserLike:
     return auth.get_user(request)
 
 
+class TokenUser:
+    """An authenticated user built from connect-token claims, for sockets served without a user database
+    (``WEBSOCKETS["TOKEN_USERS"] = "claims"``). It has no permissions."""
+
+    is_authenticated = True
+    is_anonymous = False
+    is_active = True
+    is_staff = False
+    is_superuser = False
+
+    def __init__(self, pk: str, username: str) -> None:
+        self.pk = self.id = pk
+        self.username = username
+
+    def get_username(self) -> str:
+        return self.username
+
+    def has_perm(self, perm: str, obj: object = None) -> bool:
+        return False
+
+    def __str__(self) -> str:
+        return self.username
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, TokenUser) and other.pk == self.pk
+
+    def __hash__(self) -> int:
+        return hash(self.pk)
+
+
+def user_from_token(claims: TokenClaims) -> UserLike | TokenUser | None:
+    """The user a valid connect token names: the real User ("database") or a TokenUser ("claims"); None when
+    the real user is gone, inactive or has changed password since the token was issued."""
+    if ws_settings.TOKEN_USERS == "claims":
+        return TokenUser(claims.user_id, claims.username)
+    model = auth.get_user_model()
+    try:
+        user = model._default_manager.get(pk=claims.user_id)
+    except (model.DoesNotExist, ValueError):
+        return None
+    if not getattr(user, "is_active", True):
+        return None
+    if claims.auth_hash and not hmac.compare_digest(claims.auth_hash, auth_hash_of(user)):
+        return None
+    return user
+
+
 def auth_hash_of(user: UserLike) -> str:
     if not user.is_authenticated or not hasattr(user, "get_session_auth_hash"):
         return ""
@@ -44,6 +93,8 @@ def user_for_connection(connection: Connection) -> UserLike | None:
     send (deleted, deactivated, or the password changed since connect)."""
     if connection.user_id is None:
         return AnonymousUser()
+    if ws_settings.TOKEN_USERS == "claims":
+        return TokenUser(connection.user_id, connection.user_name)  # type: ignore[return-value]
     model = auth.get_user_model()
     try:
         user = model._default_manager.get(pk=connection.user_id)

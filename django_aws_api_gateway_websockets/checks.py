@@ -78,6 +78,15 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]
     if permission is not None and (not isinstance(permission, str) or permission.count(".") != 1):
         errors.append(_error(11, "WEBSOCKETS['GROUP_JOIN_PERMISSION'] must be 'app_label.codename' or None."))
 
+    if ws_settings.TOKEN_USERS not in ("database", "claims"):
+        errors.append(_error(13, "WEBSOCKETS['TOKEN_USERS'] must be 'database' or 'claims'."))
+    max_age = ws_settings.CONNECT_TOKEN_MAX_AGE
+    if isinstance(max_age, bool) or not isinstance(max_age, int) or not 1 <= max_age <= 3600:
+        errors.append(_error(14, "WEBSOCKETS['CONNECT_TOKEN_MAX_AGE'] must be an integer from 1 to 3600 seconds."))
+    if str(ws_settings.STORE).endswith("DynamoDBStore") and not ws_settings.DYNAMODB_TABLE:
+        errors.append(_error(15, "The DynamoDB store needs WEBSOCKETS['DYNAMODB_TABLE'].",
+                             hint="The CDK stack passes the table name in WEBSOCKETS_DYNAMODB_TABLE."))
+
     endpoint = ws_settings.ENDPOINT_URL
     if endpoint is not None and (not isinstance(endpoint, str) or not endpoint.startswith(("http://", "https://"))):
         errors.append(_error(12, "WEBSOCKETS['ENDPOINT_URL'] must be an http(s) URL or None."))

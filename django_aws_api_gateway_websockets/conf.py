@@ -49,9 +49,14 @@ DEFAULTS: dict[str, Any] = {
     "MAX_WORKERS": 64,
     # Retries for a throttled (429) post before it counts as failed.
     "MAX_RETRIES": 4,
-    # DynamoDB connection store (issue: serverless store).
+    # DynamoDB connection store: table name and (local development, tests) endpoint.
     "DYNAMODB_TABLE": None,
     "DYNAMODB_ENDPOINT_URL": None,
+    # Signed connect tokens: the query parameter carrying one, its lifetime in seconds, and where the user
+    # comes from: "database" (the real User) or "claims" (built from the token, no user database needed).
+    "CONNECT_TOKEN_PARAM": "token",
+    "CONNECT_TOKEN_MAX_AGE": 60,
+    "TOKEN_USERS": "database",
 }
 
 

@@ -40,6 +40,7 @@ class WebSocketSession(models.Model):
         on_delete=models.SET_NULL,
         related_name="websocket_sessions",
     )
+    user_name = models.CharField(max_length=150, blank=True, default="")
     # The user's session auth hash at connect: a changed password stops later messages.
     auth_hash = models.CharField(max_length=128, blank=True, default="", editable=False)
     connected = models.BooleanField(default=True, db_index=True)
@@ -100,3 +101,16 @@ class WebSocketGroupMembership(models.Model):
 
     def __str__(self) -> str:
         return f"{self.session.connection_id} in {self.group}"
+
+
+class ConnectTokenUse(models.Model):
+    """A connect token that was used once: a second use is a replay and is refused."""
+
+    token_id = models.CharField(max_length=64, unique=True)
+    expires_at = models.DateTimeField(db_index=True)
+
+    class Meta:
+        verbose_name = "used connect token"
+
+    def __str__(self) -> str:
+        return self.token_id

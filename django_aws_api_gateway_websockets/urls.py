@@ -8,7 +8,8 @@ or build the patterns for a view yourself::
 
     path("ws/", include(websocket_urls(ChatView)))
 
-Both give ``POST ws/connect``, ``POST ws/disconnect`` and ``POST ws/messages`` in the ``websockets`` namespace.
+Both give ``POST ws/connect``, ``POST ws/disconnect`` and ``POST ws/messages`` in the ``websockets``
+namespace, and ``GET ws/token`` (a connect token for the logged-in user).
 """
 
 from __future__ import annotations
@@ -27,8 +28,11 @@ KIND_PATHS = {"connect": "connect", "disconnect": "disconnect", "message": "mess
 
 def websocket_urls(view_class: Any, **initkwargs: Any) -> tuple[list[URLPattern], str]:
     """URL patterns for ``view_class`` and the app name, ready for ``include()``."""
+    from .views import connect_token
+
     view = view_class.as_view(**initkwargs)
     patterns = [path(sub, view, {"route_kind": kind}, name=kind) for kind, sub in KIND_PATHS.items()]
+    patterns.append(path("token", connect_token, name="token"))
     return patterns, app_name
 
 

@@ -13,12 +13,13 @@ from django.views import View
 from django.views.decorators.csrf import csrf_exempt
 
 from . import ratelimit, signals
-from .auth import auth_hash_of, user_for_connection, user_from_cookie
+from .auth import auth_hash_of, user_for_connection, user_from_cookie, user_from_token
 from .conf import ws_settings
 from .routing import Route, collect_routes
 from .security import client_ip, origin_allowed, shared_secret_ok
 from .store import Connection, ConnectionStore, get_store
 from .store.orm import OrmStore
+from .tokens import InvalidConnectToken, consume_connect_token, make_connect_token
 
 logger = logging.getLogger("django_aws_api_gateway_websockets")
 
@@ -32,6 +33,18 @@ def request_context(request: HttpRequest) -> dict[str, Any]:
     """The API Gateway ``requestContext`` of a Lambda-delivered request ({} in HTTP integration mode)."""
     value = request.META.get("apig_wsgi.request_context")
     return value if isinstance(value, dict) else {}
+
+
+def connect_token(request: HttpRequest) -> JsonResponse:
+    """GET: a fresh connect token for the logged-in user (401 otherwise). Pass it as ``?token=`` on connect."""
+    if request.method != "GET":
+        return JsonResponse({"error": "Method not allowed."}, status=405)
+    if not request.user.is_authenticated:
+        return JsonResponse({"error": "Authentication required."}, status=401)
+    response = JsonResponse({"token": make_connect_token(request.user), "param": ws_settings.CONNECT_TOKEN_PARAM,
+                             "expires_in": int(ws_settings.CONNECT_TOKEN_MAX_AGE)})
+    response["Cache-Control"] = "no-store"
+    return response
 
 
 class WebSocketView(View):
@@ -162,7 +175,16 @@ class WebSocketView(View):
         cache: str = ws_settings.RATE_LIMIT_CACHE
         if not ratelimit.hit("ip", ip, ws_settings.CONNECT_RATE_LIMIT_PER_IP, cache):
             return self._error(429, "Too many connection attempts from this address; try again later.")
-        user = user_from_cookie(request)
+        user: Any = user_from_cookie(request)
+        token = request.GET.get(ws_settings.CONNECT_TOKEN_PARAM)
+        if not user.is_authenticated and token:
+            try:
+                claims = consume_connect_token(token)
+            except InvalidConnectToken as exc:
+                return self._error(401, f"Invalid connect token: {exc}.")
+            user = user_from_token(claims)
+            if user is None:
+                return self._error(401, "Invalid connect token: the user can no longer log in.")
         request.user = user
         if user.is_authenticated and not ratelimit.hit(
             "user", str(user.pk), ws_settings.CONNECT_RATE_LIMIT_PER_USER, cache
@@ -214,6 +236,7 @@ class WebSocketView(View):
             stage=str(context.get("stage") or ""),
             domain_name=str(context.get("domainName") or request.get_host()),
             user_id=str(user.pk) if user is not None and user.is_authenticated else None,
+            user_name=user.get_username() if user is not None and user.is_authenticated else "",
             auth_hash=auth_hash_of(user) if user is not None else "",
             client_ip=client_ip(request),
             user_agent=str(context.get("identity", {}).get("userAgent") or request.headers.get("User-Agent", "")),

@@ -57,3 +57,34 @@ def fault_server(_fault_server_process: Any) -> Any:
     """One fault server for the session (pooled keep-alive connections stay valid), records reset per test."""
     _fault_server_process.reset()
     return _fault_server_process
+
+
+@pytest.fixture
+def dynamodb_table(moto_server: str) -> Iterator[str]:
+    """A fresh connection table on the moto server, created from the shared key schema."""
+    import uuid
+
+    import boto3
+
+    from django_aws_api_gateway_websockets.store.dynamodb_schema import TTL_ATTRIBUTE, create_table_arguments
+
+    client = boto3.client("dynamodb", endpoint_url=moto_server, region_name="us-east-1")
+    name = f"connections-{uuid.uuid4().hex[:8]}"
+    client.create_table(**create_table_arguments(name))
+    client.update_time_to_live(TableName=name, TimeToLiveSpecification={"Enabled": True, "AttributeName": TTL_ATTRIBUTE})
+    yield name
+    client.delete_table(TableName=name)
+
+
+@pytest.fixture
+def dynamodb_settings(moto_server: str, dynamodb_table: str) -> Iterator[dict[str, Any]]:
+    """Settings that switch the app to the DynamoDB store on the moto server."""
+    from django.test import override_settings
+
+    values = {"VIEW": "app.websocket_views.ChatView",
+              "STORE": "django_aws_api_gateway_websockets.store.dynamodb.DynamoDBStore",
+              "DYNAMODB_TABLE": dynamodb_table, "DYNAMODB_ENDPOINT_URL": moto_server}
+    with override_settings(WEBSOCKETS=values):
+        reset_stores()
+        yield values
+    reset_stores()

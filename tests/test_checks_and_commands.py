@@ -45,6 +45,9 @@ def test_default_settings_pass() -> None:
         ({"MAX_RETRIES": True}, "E010"),
         ({"GROUP_JOIN_PERMISSION": "nodot"}, "E011"),
         ({"ENDPOINT_URL": "ftp://x"}, "E012"),
+        ({"TOKEN_USERS": "magic"}, "E013"),
+        ({"CONNECT_TOKEN_MAX_AGE": 0}, "E014"),
+        ({"STORE": "django_aws_api_gateway_websockets.store.dynamodb.DynamoDBStore"}, "E015"),
     ],
 )
 def test_bad_settings_are_reported(websockets: object, expected: str) -> None:
@@ -85,6 +88,7 @@ def test_store_connect_and_disconnect_are_idempotent() -> None:
     assert store.disconnect("idem=", 1001, "going away") is True
     assert store.disconnect("idem=") is False
     assert store.disconnect("never=") is False
-    session = WebSocketSession.objects.get()
+    session = WebSocketSession.objects.get(connection_id="idem=")
     assert (session.disconnect_status_code, session.disconnect_reason) == (1001, "going away")
+    assert WebSocketSession.objects.get(connection_id="never=").connected is False  # a closed placeholder
     assert store.mark_gone([]) == 0

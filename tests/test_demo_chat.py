@@ -13,10 +13,18 @@ from django_aws_api_gateway_websockets.testing import WebSocketTestClient
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def endpoint(fault_server: Any) -> Any:
-    with override_settings(WEBSOCKETS={"VIEW": "app.websocket_views.ChatView", "ENDPOINT_URL": fault_server.url}):
+@pytest.fixture(params=["orm", "dynamodb"])
+def endpoint(request: pytest.FixtureRequest, fault_server: Any) -> Any:
+    """The chat on each connection store, pushing to the fault server's @connections endpoint."""
+    from django_aws_api_gateway_websockets.store import reset_stores
+
+    settings: dict[str, Any] = {"VIEW": "app.websocket_views.ChatView"}
+    if request.param == "dynamodb":
+        settings = dict(request.getfixturevalue("dynamodb_settings"))
+    with override_settings(WEBSOCKETS={**settings, "ENDPOINT_URL": fault_server.url}):
+        reset_stores()
         yield fault_server
+    reset_stores()
 
 
 def pushed(server: Any, connection_id: str) -> list[dict[str, Any]]:
@@ -61,9 +69,9 @@ def test_gone_members_are_dropped_from_the_room(endpoint: Any) -> None:
         client.connect()
         client.send({"action": "join", "room": "r"})
     # The ghost's own "joined" fan-out already met its 410 and marked it disconnected.
-    from django_aws_api_gateway_websockets.models import WebSocketSession
+    from django_aws_api_gateway_websockets.store import get_store
 
-    assert WebSocketSession.objects.get(connection_id="gone-ghost0=").disconnect_reason == "gone"
+    assert get_store().get("gone-ghost0=").connected is False  # type: ignore[union-attr]
     result = ws.send({"action": "post", "room": "r", "text": "anyone?"}).json()
     assert (result["sent"], result["gone"]) == (1, 0)
     assert ws.send({"action": "members", "room": "r"}).json()["members"] == [f"guest-{ws.connection_id[:6]}"]

@@ -98,9 +98,11 @@ def test_disconnect_codes_are_stored(handler: Any, name: str, code: int) -> None
     assert WebSocketSession.objects.get().disconnect_status_code == code
 
 
-def test_disconnect_of_unknown_connection_is_harmless(handler: Any) -> None:
+def test_disconnect_before_connect_is_harmless(handler: Any) -> None:
     assert run(handler, "disconnect_1006.json")["statusCode"] == 200
-    assert not WebSocketSession.objects.exists()
+    assert run(handler, "connect.json")["statusCode"] == 200  # arrives late: must not reopen the socket
+    assert not WebSocketSession.objects.filter(connected=True).exists()
+    assert run(handler, "message_echo.json")["statusCode"] == 403
 
 
 def test_replay_command_runs_files_and_lists_in_order() -> None:

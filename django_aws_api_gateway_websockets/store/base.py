@@ -19,6 +19,7 @@ class Connection:
     stage: str = ""
     domain_name: str = ""
     user_id: str | None = None
+    user_name: str = ""
     auth_hash: str = ""
     connected: bool = True
     client_ip: str | None = None
@@ -78,3 +79,7 @@ class ConnectionStore(abc.ABC):
     @abc.abstractmethod
     def purge(self, older_than: datetime) -> int:
         """Remove disconnected connections that ended before ``older_than``; return how many."""
+
+    @abc.abstractmethod
+    def use_token(self, token_id: str, expires_at: datetime) -> bool:
+        """Record that a connect token was used: True the first time, False for a replay."""

@@ -10,7 +10,7 @@ from django.db import IntegrityError, connections, router, transaction
 from django.db.models import F
 from django.utils import timezone
 
-from ..models import WebSocketGroupMembership, WebSocketSession
+from ..models import ConnectTokenUse, WebSocketGroupMembership, WebSocketSession
 from .base import Connection, ConnectionStore
 
 
@@ -21,6 +21,7 @@ def _to_connection(session: WebSocketSession) -> Connection:
         stage=session.stage,
         domain_name=session.domain_name,
         user_id=None if session.user_id is None else str(session.user_id),
+        user_name=session.user_name,
         auth_hash=session.auth_hash,
         connected=session.connected,
         client_ip=session.client_ip,
@@ -29,7 +30,7 @@ def _to_connection(session: WebSocketSession) -> Connection:
     )
 
 
-_FIELDS = ("connection_id", "api_id", "stage", "domain_name", "user_id", "auth_hash", "connected", "client_ip",
+_FIELDS = ("connection_id", "api_id", "stage", "domain_name", "user_id", "user_name", "auth_hash", "connected", "client_ip",
            "user_agent", "connected_at")
 
 
@@ -71,6 +72,7 @@ class OrmStore(ConnectionStore):
             stage=values["stage"],
             domain_name=values["domain_name"],
             user_id=None if values["user_id"] is None else str(values["user_id"]),
+            user_name=values["user_name"],
             auth_hash=values["auth_hash"],
             connected=bool(values["connected"]),
             client_ip=values["client_ip"],
@@ -84,6 +86,7 @@ class OrmStore(ConnectionStore):
             "stage": connection.stage,
             "domain_name": connection.domain_name,
             "user_id": connection.user_id,
+            "user_name": connection.user_name[:150],
             "auth_hash": connection.auth_hash,
             "client_ip": connection.client_ip,
             "user_agent": connection.user_agent[:512],
@@ -98,13 +101,16 @@ class OrmStore(ConnectionStore):
 
     def disconnect(self, connection_id: str, status_code: int | None = None, reason: str = "") -> bool:
         now = timezone.now()
-        changed = self.model.objects.filter(connection_id=connection_id, connected=True).update(
-            connected=False,
-            disconnected_at=now,
-            last_seen=now,
-            disconnect_status_code=status_code,
-            disconnect_reason=reason[:255],
-        )
+        closed = {"connected": False, "disconnected_at": now, "last_seen": now,
+                  "disconnect_status_code": status_code, "disconnect_reason": reason[:255]}
+        changed = self.model.objects.filter(connection_id=connection_id, connected=True).update(**closed)
+        if not changed:
+            # A disconnect before its connect: leave a closed record, so the late connect opens nothing.
+            try:
+                with transaction.atomic():
+                    self.model.objects.get_or_create(connection_id=connection_id, defaults=closed)
+            except IntegrityError:
+                pass
         return changed > 0
 
     def get(self, connection_id: str) -> Connection | None:
@@ -147,5 +153,14 @@ class OrmStore(ConnectionStore):
         return [_to_connection(s) for s in self.model.objects.connected().filter(user_id=user_id)]
 
     def purge(self, older_than: datetime) -> int:
+        ConnectTokenUse.objects.filter(expires_at__lt=timezone.now()).delete()
         _, per_model = self.model.objects.filter(connected=False, disconnected_at__lt=older_than).delete()
         return per_model.get(self.model._meta.label, 0)
+
+    def use_token(self, token_id: str, expires_at: datetime) -> bool:
+        try:
+            with transaction.atomic():
+                ConnectTokenUse.objects.create(token_id=token_id, expires_at=expires_at)
+        except IntegrityError:
+            return False
+        return True

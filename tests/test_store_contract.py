@@ -1,0 +1,151 @@
+"""One contract, two backends: the Django ORM store and the DynamoDB store (on a real moto server)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from django.utils import timezone
+
+from django_aws_api_gateway_websockets.store import Connection, ConnectionStore
+from django_aws_api_gateway_websockets.store.dynamodb import DynamoDBStore
+from django_aws_api_gateway_websockets.store.orm import OrmStore
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(params=["orm", "dynamodb"])
+def store(request: pytest.FixtureRequest) -> ConnectionStore:
+    if request.param == "orm":
+        return OrmStore()
+    moto_server = request.getfixturevalue("moto_server")
+    table = request.getfixturevalue("dynamodb_table")
+    dynamo = DynamoDBStore(table_name=table, endpoint_url=moto_server)
+    dynamo.page_size = 2  # force pagination on every query
+    return dynamo
+
+
+def conn(cid: str, user: str | None = None, **extra: Any) -> Connection:
+    return Connection(connection_id=cid, api_id="api1", stage="prod", domain_name="api1.execute-api.us-east-1.amazonaws.com",
+                      user_id=user, user_name=f"name-{user}" if user else "", auth_hash="h" if user else "",
+                      client_ip="203.0.113.5", user_agent="ua", **extra)
+
+
+def test_connect_then_get_round_trips_every_field(store: ConnectionStore, django_user_model: Any) -> None:
+    user = django_user_model.objects.create_user("u1")
+    original = conn("c1=", str(user.pk))
+    store.connect(original)
+    got = store.get("c1=")
+    assert got is not None
+    for field in ("connection_id", "api_id", "stage", "domain_name", "user_id", "user_name", "auth_hash",
+                  "client_ip", "user_agent", "connected"):
+        assert getattr(got, field) == getattr(original, field), field
+    assert abs((got.connected_at - original.connected_at).total_seconds()) < 1
+    assert store.get("unknown=") is None
+
+
+def test_connect_is_idempotent(store: ConnectionStore) -> None:
+    store.connect(conn("c1="))
+    store.connect(Connection(connection_id="c1=", api_id="other"))
+    assert store.get("c1=").api_id == "api1"  # type: ignore[union-attr]
+
+
+def test_disconnect_is_idempotent_and_tolerates_unknown_ids(store: ConnectionStore) -> None:
+    store.connect(conn("c1="))
+    assert store.disconnect("c1=", 1001, "Going away") is True
+    assert store.disconnect("c1=", 1001, "Going away") is False
+    assert store.disconnect("never=") is False
+    closed = store.get("c1=")
+    assert closed is not None and closed.connected is False
+
+
+def test_disconnect_before_connect_loses_nothing_and_leaves_nothing_open(store: ConnectionStore) -> None:
+    store.disconnect("early=", 1006, "")
+    store.connect(conn("early="))
+    store.join("early=", "g")
+    record = store.get("early=")
+    assert record is None or record.connected is False
+    assert store.touch("early=") is None
+    assert store.group_connections("g") == []
+
+
+def test_touch_counts_and_returns_open_connections_only(store: ConnectionStore) -> None:
+    store.connect(conn("c1="))
+    touched = store.touch("c1=")
+    assert touched is not None and touched.connection_id == "c1="
+    assert store.touch("unknown=") is None
+    store.disconnect("c1=")
+    assert store.touch("c1=") is None
+
+
+def test_groups(store: ConnectionStore) -> None:
+    for i in range(7):
+        store.connect(conn(f"m{i}="))
+        store.join(f"m{i}=", "room")
+    store.join("m0=", "other")
+    store.join("m0=", "other")
+    assert store.groups_of("m0=") == ["other", "room"]
+    assert sorted(c.connection_id for c in store.group_connections("room")) == [f"m{i}=" for i in range(7)]
+    store.leave("m0=", "room")
+    store.disconnect("m1=")
+    members = store.group_connections("room")
+    assert sorted(c.connection_id for c in members) == [f"m{i}=" for i in range(2, 7)]
+    assert all(c.domain_name.endswith("amazonaws.com") and c.stage == "prod" for c in members)
+    store.join("unknown=", "room")
+    store.join("m1=", "room")  # disconnected: ignored
+    assert len(store.group_connections("room")) == 5
+
+
+def test_user_connections(store: ConnectionStore, django_user_model: Any) -> None:
+    first, second = (str(django_user_model.objects.create_user(name).pk) for name in ("first", "second"))
+    for i in range(5):
+        store.connect(conn(f"u{i}=", user=first))
+    store.connect(conn("other=", user=second))
+    store.connect(conn("anon="))
+    store.disconnect("u0=")
+    assert sorted(c.connection_id for c in store.user_connections(first)) == ["u1=", "u2=", "u3=", "u4="]
+    assert [c.user_name for c in store.user_connections(second)] == [f"name-{second}"]
+
+
+def test_mark_gone_in_one_call(store: ConnectionStore) -> None:
+    for i in range(5):
+        store.connect(conn(f"g{i}="))
+        store.join(f"g{i}=", "room")
+    assert store.mark_gone(["g0=", "g1=", "g1=", "unknown="]) == 2
+    assert store.mark_gone([]) == 0
+    assert sorted(c.connection_id for c in store.group_connections("room")) == ["g2=", "g3=", "g4="]
+    assert store.get("g0=").connected is False  # type: ignore[union-attr]
+
+
+def test_connect_tokens_are_single_use(store: ConnectionStore) -> None:
+    expires = timezone.now() + timedelta(minutes=1)
+    assert store.use_token("jti-1", expires) is True
+    assert store.use_token("jti-1", expires) is False
+    assert store.use_token("jti-2", expires) is True
+
+
+def test_dynamodb_items_carry_a_ttl(moto_server: str, dynamodb_table: str) -> None:
+    import time
+
+    import boto3
+
+    store = DynamoDBStore(table_name=dynamodb_table, endpoint_url=moto_server)
+    store.connect(conn("ttl="))
+    store.join("ttl=", "room")
+    items = boto3.client("dynamodb", endpoint_url=moto_server, region_name="us-east-1").scan(
+        TableName=dynamodb_table)["Items"]
+    assert len(items) == 3  # META, the membership and its reverse item
+    for item in items:
+        assert 2 * 3600 < int(item["ttl"]["N"]) - time.time() < 3 * 3600
+
+
+def test_orm_purge_drops_old_closed_sessions_and_used_tokens() -> None:
+    from django_aws_api_gateway_websockets.models import ConnectTokenUse
+
+    store = OrmStore()
+    store.connect(conn("old="))
+    store.disconnect("old=")
+    store.use_token("stale", timezone.now() - timedelta(minutes=1))
+    assert store.purge(timezone.now() + timedelta(seconds=1)) == 1
+    assert not ConnectTokenUse.objects.exists()
