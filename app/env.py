@@ -31,3 +31,14 @@ def env_rate(name: str, default: str) -> str | None:
     """A rate such as "60/minute"; "none" or "off" disables the limit."""
     value = os.environ.get(name, default).strip()
     return None if value.lower() in ("", "none", "off") else value
+
+
+def secret_key(default: str) -> str:
+    """SECRET_KEY: from Secrets Manager when DJANGO_SECRET_KEY_SECRET_ID names a secret (the deployed
+    function, read once at cold start), else DJANGO_SECRET_KEY, else the local development default."""
+    secret_id = os.environ.get("DJANGO_SECRET_KEY_SECRET_ID")
+    if secret_id:
+        import boto3
+
+        return str(boto3.client("secretsmanager").get_secret_value(SecretId=secret_id)["SecretString"])
+    return env_str("DJANGO_SECRET_KEY", default)

@@ -7,11 +7,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .env import env_bool, env_list, env_optional, env_rate, env_str
+from .env import env_bool, env_list, env_optional, env_rate, env_str, secret_key
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
-SECRET_KEY = env_str("DJANGO_SECRET_KEY", "local-development-only-insecure-key-change-me-0123456789")
+SECRET_KEY = secret_key("local-development-only-insecure-key-change-me-0123456789")
 DEBUG = env_bool("DJANGO_DEBUG", False)
 ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]"])
 CSRF_TRUSTED_ORIGINS = env_list("DJANGO_CSRF_TRUSTED_ORIGINS", [])
@@ -96,6 +96,8 @@ WEBSOCKETS = {
     "CONNECT_RATE_LIMIT_PER_USER": env_rate("WEBSOCKETS_CONNECT_RATE_LIMIT_PER_USER", "30/minute"),
     "DYNAMODB_TABLE": env_optional("WEBSOCKETS_DYNAMODB_TABLE"),
     "DYNAMODB_ENDPOINT_URL": env_optional("WEBSOCKETS_DYNAMODB_ENDPOINT_URL"),
+    "API_MAPPING_KEY": env_str("WEBSOCKETS_API_MAPPING_KEY", ""),
+    "TOKEN_USERS": env_str("WEBSOCKETS_TOKEN_USERS", "database"),
 }
 
 LOGGING = {

@@ -6,6 +6,7 @@ import json
 import logging
 from typing import Any, ClassVar
 
+from django.contrib.auth.models import AnonymousUser
 from django.core.exceptions import BadRequest, PermissionDenied
 from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest, JsonResponse
 from django.utils.decorators import classonlymethod
@@ -175,7 +176,8 @@ class WebSocketView(View):
         cache: str = ws_settings.RATE_LIMIT_CACHE
         if not ratelimit.hit("ip", ip, ws_settings.CONNECT_RATE_LIMIT_PER_IP, cache):
             return self._error(429, "Too many connection attempts from this address; try again later.")
-        user: Any = user_from_cookie(request)
+        # "claims" mode has no user database: only a connect token can name a user.
+        user: Any = AnonymousUser() if ws_settings.TOKEN_USERS == "claims" else user_from_cookie(request)
         token = request.GET.get(ws_settings.CONNECT_TOKEN_PARAM)
         if not user.is_authenticated and token:
             try:

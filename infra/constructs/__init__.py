@@ -1,0 +1,3 @@
+from .django_websocket_api import DjangoWebSocketApi, DjangoWebSocketApiProps
+
+__all__ = ["DjangoWebSocketApi", "DjangoWebSocketApiProps"]

@@ -1,0 +1,193 @@
+"""``DjangoWebSocketApi``: an API Gateway WebSocket API whose every route runs a Django Lambda.
+
+Reusable in any CDK app::
+
+    DjangoWebSocketApi(self, "Chat", DjangoWebSocketApiProps(code=..., routes=routes_from_django(), ...))
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+
+import jsii
+from aws_cdk import CfnOutput, Duration, RemovalPolicy, Acknowledgment, Stack, Token, Validations
+from aws_cdk import aws_apigateway as apigw
+from aws_cdk import aws_apigatewayv2 as apigwv2
+from aws_cdk import aws_apigatewayv2_authorizers as authorizers
+from aws_cdk import aws_apigatewayv2_integrations as integrations
+from aws_cdk import aws_certificatemanager as acm
+from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_secretsmanager as secretsmanager
+from constructs import Construct
+
+from ..routes import ApiRoutes
+
+_ACCESS_LOG_FORMAT = json.dumps({
+    "requestId": "$context.requestId", "connectionId": "$context.connectionId", "eventType": "$context.eventType",
+    "routeKey": "$context.routeKey", "status": "$context.status", "integrationStatus": "$context.integrationStatus",
+    "requestTime": "$context.requestTime", "sourceIp": "$context.identity.sourceIp",
+    "error": "$context.error.message", "integrationError": "$context.integrationErrorMessage",
+})
+
+
+@jsii.implements(apigwv2.IAccessLogSettings)
+class _AccessLogSettings:
+    def __init__(self, log_group: logs.ILogGroup) -> None:
+        self._destination = apigwv2.LogGroupLogDestination(log_group)
+
+    @property
+    def destination(self) -> apigwv2.IAccessLogDestination:
+        return self._destination
+
+    @property
+    def format(self) -> apigw.AccessLogFormat:
+        return apigw.AccessLogFormat.custom(_ACCESS_LOG_FORMAT)
+
+
+@dataclass
+class DjangoWebSocketApiProps:
+    code: lambda_.Code
+    routes: ApiRoutes
+    handler: str = "lambda_handler.handler"
+    stage_name: str = "prod"
+    memory_size: int = 1024
+    timeout: Duration = field(default_factory=lambda: Duration.seconds(29))
+    log_retention: logs.RetentionDays = logs.RetentionDays.ONE_MONTH
+    throttle_rate: float = 500
+    throttle_burst: int = 1000
+    environment: dict[str, str] = field(default_factory=dict)
+    # The connection store (DynamoDB) and SECRET_KEY; both optional for users bringing their own.
+    table: dynamodb.ITable | None = None
+    secret: secretsmanager.ISecret | None = None
+    # Custom domain: name, certificate and API mapping key (base path).
+    domain_name: str | None = None
+    certificate: acm.ICertificate | None = None
+    api_mapping_key: str = ""
+    # Optional Lambda REQUEST authorizer on $connect (by default Django authenticates at connect).
+    authorizer_function: lambda_.IFunction | None = None
+    authorizer_identity_source: list[str] = field(default_factory=lambda: ["route.request.querystring.token"])
+    snap_start: bool = True
+
+
+class DjangoWebSocketApi(Construct):
+    def __init__(self, scope: Construct, construct_id: str, props: DjangoWebSocketApiProps) -> None:
+        super().__init__(scope, construct_id)
+        stack = Stack.of(self)
+        self.props = props
+
+        self.log_group = logs.LogGroup(self, "FunctionLogs", retention=props.log_retention,
+                                       removal_policy=RemovalPolicy.DESTROY)
+        self.function = lambda_.Function(
+            self, "Function",
+            runtime=lambda_.Runtime.PYTHON_3_13,
+            architecture=lambda_.Architecture.ARM_64,
+            handler=props.handler,
+            code=props.code,
+            memory_size=props.memory_size,
+            timeout=props.timeout,
+            log_group=self.log_group,
+            snap_start=lambda_.SnapStartConf.ON_PUBLISHED_VERSIONS if props.snap_start else None,
+            description="Django behind an API Gateway WebSocket API (django-aws-api-gateway-websockets)",
+            environment={"DJANGO_SETTINGS_MODULE": "app.settings", "DJANGO_DEBUG": "0",
+                         "DJANGO_DB_PATH": "/tmp/db.sqlite3", **props.environment},
+        )
+        # SnapStart snapshots published versions only: API Gateway invokes the alias, never $LATEST.
+        self.alias = lambda_.Alias(self, "Live", alias_name="live", version=self.function.current_version)
+
+        integration = integrations.WebSocketLambdaIntegration("Django", self.alias)
+        authorizer = None
+        if props.authorizer_function is not None:
+            authorizer = authorizers.WebSocketLambdaAuthorizer(
+                "ConnectAuthorizer", props.authorizer_function, identity_source=props.authorizer_identity_source)
+        self.api = apigwv2.WebSocketApi(
+            self, "Api",
+            api_name=f"{stack.stack_name}-websockets",
+            route_selection_expression=props.routes.selection_expression,
+            connect_route_options=apigwv2.WebSocketRouteOptions(integration=integration, authorizer=authorizer),
+            disconnect_route_options=apigwv2.WebSocketRouteOptions(integration=integration),
+            # $default answers too, so clients see the error for an unknown route or a non-JSON frame.
+            default_route_options=apigwv2.WebSocketRouteOptions(integration=integration, return_response=True),
+        )
+        for spec in props.routes.routes:
+            self.api.add_route(spec.name, integration=integration, return_response=spec.reply)
+
+        self.access_logs = logs.LogGroup(self, "AccessLogs", retention=props.log_retention,
+                                         removal_policy=RemovalPolicy.DESTROY)
+        self.stage = apigwv2.WebSocketStage(
+            self, "Stage", web_socket_api=self.api, stage_name=props.stage_name, auto_deploy=True,
+            throttle=apigwv2.ThrottleSettings(rate_limit=props.throttle_rate, burst_limit=props.throttle_burst),
+            access_log_settings=_AccessLogSettings(self.access_logs),
+        )
+
+        # Where the function posts: execute-api + stage, or the custom domain + its mapping key.
+        self.connections_url = self.stage.callback_url
+        domain_settings: dict[str, str] = {}
+        if props.domain_name:
+            if props.certificate is None:
+                raise ValueError("A custom domain needs a certificate")
+            domain = apigwv2.DomainName(self, "Domain", domain_name=props.domain_name, certificate=props.certificate)
+            apigwv2.ApiMapping(self, "Mapping", api=self.api, domain_name=domain, stage=self.stage,
+                               api_mapping_key=props.api_mapping_key or None)
+            base = f"{props.domain_name}/{props.api_mapping_key}".rstrip("/")
+            self.connections_url = f"https://{base}"
+            self.url = f"wss://{base}"
+            self.custom_domain_target = domain.regional_domain_name
+            domain_settings = {"WEBSOCKETS_API_MAPPING_KEY": props.api_mapping_key,
+                               "DJANGO_ALLOWED_HOSTS": props.domain_name}
+        else:
+            self.url = self.stage.url
+        self.function.add_environment("WEBSOCKETS_ENDPOINT_URL", self.connections_url)
+        for key, value in domain_settings.items():
+            self.function.add_environment(key, value)
+
+        # Least privilege: manage connections on this stage only; read/write the table; read the secret.
+        self.stage.grant_management_api_access(self.function)
+        if props.table is not None:
+            props.table.grant_read_write_data(self.function)
+            self.function.add_environment("WEBSOCKETS_STORE",
+                                          "django_aws_api_gateway_websockets.store.dynamodb.DynamoDBStore")
+            self.function.add_environment("WEBSOCKETS_DYNAMODB_TABLE", props.table.table_name)
+            self.function.add_environment("WEBSOCKETS_TOKEN_USERS", "claims")
+        if props.secret is not None:
+            props.secret.grant_read(self.function)
+            self.function.add_environment("DJANGO_SECRET_KEY_SECRET_ID", props.secret.secret_name)
+
+        self._acknowledge_findings(stack)
+
+        CfnOutput(self, "WebSocketUrl", value=self.url, description="wscat -c <this URL>")
+        CfnOutput(self, "ConnectionsUrl", value=self.connections_url, description="@connections endpoint")
+        if props.domain_name:
+            CfnOutput(self, "DomainTarget", value=self.custom_domain_target,
+                      description="Point the custom domain's DNS (CNAME/alias) here")
+
+    def _acknowledge_findings(self, stack: Stack) -> None:
+        """The security-check findings this construct's design accepts, each with its reason (CDK's native
+        acknowledgement mechanism, which cdk-nag's AwsSolutions checks read)."""
+        def literal(value: str, placeholder: str) -> str:
+            return placeholder if Token.is_unresolved(value) else value
+
+        partition = literal(stack.partition, "<AWS::Partition>")
+        region = literal(stack.region, "<AWS::Region>")
+        api_id = stack.resolve(stack.get_logical_id(self.api.node.default_child))  # type: ignore[arg-type]
+        connections = (f"arn:{partition}:execute-api:{region}:<AWS::AccountId>:<{api_id}>/"
+                       f"{self.props.stage_name}/*/@connections/*")
+        findings = {
+            f"AwsSolutions::AwsSolutions-IAM5[Resource::{connections}]":
+                "execute-api:ManageConnections on @connections/* of this one stage: connection ids are only "
+                "known at run time.",
+            "AwsSolutions::AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/"
+            "AWSLambdaBasicExecutionRole]": "The AWS-managed minimal policy for writing the function's logs.",
+            "AwsSolutions::AwsSolutions-L1": "Pinned to Python 3.13: the bundled wheels are built for cp313, and "
+                                             "the project is tested on the 3.12/3.13 runtimes.",
+            "Annotation::@aws-cdk/aws-lambda:snapStartRequirePublish":
+                "A version is published (current_version) and API Gateway invokes it through the 'live' alias.",
+        }
+        if self.props.authorizer_function is None:
+            findings["AwsSolutions::AwsSolutions-APIG4"] = (
+                "Django authenticates at $connect (session cookie or single-use signed connect token; a 401 "
+                "refuses the socket), and later routes only run for connections accepted there.")
+        Validations.of(self).acknowledge(*(Acknowledgment(id=f, reason=r) for f, r in findings.items()))
+

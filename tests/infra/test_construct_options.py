@@ -1,0 +1,90 @@
+"""The reusable construct's options (custom domain, REQUEST authorizer), synthesised once, in process."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+pytestmark = pytest.mark.infra
+
+
+@pytest.fixture(scope="module")
+def template() -> dict[str, Any]:
+    import aws_cdk as cdk
+    from aws_cdk import aws_certificatemanager as acm
+    from aws_cdk import aws_lambda as lambda_
+    from aws_cdk.assertions import Template
+
+    from infra.constructs import DjangoWebSocketApi, DjangoWebSocketApiProps
+    from infra.routes import ApiRoutes, RouteSpec
+
+    app = cdk.App()
+    stack = cdk.Stack(app, "ConstructOptions", env=cdk.Environment(account="123456789012", region="eu-west-1"))
+    authorizer = lambda_.Function(stack, "Authorizer", runtime=lambda_.Runtime.PYTHON_3_13, handler="index.handler",
+                                  code=lambda_.Code.from_inline("def handler(event, context):\n    return {}\n"))
+    DjangoWebSocketApi(stack, "Chat", DjangoWebSocketApiProps(
+        code=lambda_.Code.from_inline("def handler(event, context):\n    return {}\n"),
+        routes=ApiRoutes("type", (RouteSpec("say", True), RouteSpec("fire", False))),
+        stage_name="live", snap_start=False,
+        domain_name="ws.example.com", api_mapping_key="chat",
+        certificate=acm.Certificate.from_certificate_arn(
+            stack, "Cert", "arn:aws:acm:eu-west-1:123456789012:certificate/11111111-2222-3333-4444-555555555555"),
+        authorizer_function=authorizer,
+    ))
+    return Template.from_stack(stack).to_json()
+
+
+def of_type(template: dict[str, Any], kind: str) -> list[dict[str, Any]]:
+    return [r["Properties"] for r in template["Resources"].values() if r["Type"] == kind]
+
+
+def test_custom_domain_mapping_and_the_endpoint_the_function_uses(template: dict[str, Any]) -> None:
+    (domain,) = of_type(template, "AWS::ApiGatewayV2::DomainName")
+    assert domain["DomainName"] == "ws.example.com"
+    (mapping,) = of_type(template, "AWS::ApiGatewayV2::ApiMapping")
+    assert mapping["ApiMappingKey"] == "chat"
+    (function,) = [f for f in of_type(template, "AWS::Lambda::Function") if "Environment" in f]
+    env = function["Environment"]["Variables"]
+    # The @connections endpoint of a custom domain is the domain plus its mapping key, not the stage.
+    assert env["WEBSOCKETS_ENDPOINT_URL"] == "https://ws.example.com/chat"
+    assert env["WEBSOCKETS_API_MAPPING_KEY"] == "chat" and env["DJANGO_ALLOWED_HOSTS"] == "ws.example.com"
+    outputs = json.dumps(template["Outputs"])
+    assert "wss://ws.example.com/chat" in outputs
+
+
+def test_request_authorizer_on_connect_only(template: dict[str, Any]) -> None:
+    (authorizer,) = of_type(template, "AWS::ApiGatewayV2::Authorizer")
+    assert authorizer["AuthorizerType"] == "REQUEST"
+    assert authorizer["IdentitySource"] == ["route.request.querystring.token"]
+    routes = {r["RouteKey"]: r for r in of_type(template, "AWS::ApiGatewayV2::Route")}
+    assert routes["$connect"]["AuthorizationType"] == "CUSTOM"
+    assert all(r.get("AuthorizationType", "NONE") == "NONE" for key, r in routes.items() if key != "$connect")
+
+
+def test_route_selection_and_one_way_routes(template: dict[str, Any]) -> None:
+    (api,) = of_type(template, "AWS::ApiGatewayV2::Api")
+    assert api["RouteSelectionExpression"] == "$request.body.type"
+    route_ids = {k: r["Properties"]["RouteKey"] for k, r in template["Resources"].items()
+                 if r["Type"] == "AWS::ApiGatewayV2::Route"}
+    answered = {route_ids[r["RouteId"]["Ref"]] for r in of_type(template, "AWS::ApiGatewayV2::RouteResponse")}
+    assert answered == {"say", "$default"}  # "fire" is one-way
+
+
+def test_environment_config_from_context() -> None:
+    from infra.config import EnvironmentConfig
+
+    config = EnvironmentConfig.from_context("prod", {"memorySize": 1536, "logRetentionDays": 90})
+    assert (config.stage, config.memory_size) == ("prod", 1536)
+    with pytest.raises(ValueError, match="Unknown settings"):
+        EnvironmentConfig.from_context("dev", {"memory": 1})
+    with pytest.raises(ValueError, match="go together"):
+        EnvironmentConfig.from_context("dev", {"domainName": "ws.example.com"})
+
+
+def test_lambda_requirements_leave_out_the_runtimes_own_packages() -> None:
+    from infra.bundling import lambda_requirements
+
+    names = [line.split(">")[0].split("=")[0].lower() for line in lambda_requirements()]
+    assert "django" in names and "apig-wsgi" in names and "boto3" not in names
