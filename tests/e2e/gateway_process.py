@@ -41,7 +41,7 @@ class Gateway:
         return next(s for s in self.sessions() if s["connection_id"] == connection_id)
 
 
-def gateway_env(db_path: Path) -> dict[str, str]:
+def gateway_env(db_path: Path, extra: dict[str, str] | None = None) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST")}
     env.update({
         "DJANGO_SETTINGS_MODULE": "app.settings", "DJANGO_DB_PATH": str(db_path), "DJANGO_DEBUG": "1",
@@ -50,6 +50,7 @@ def gateway_env(db_path: Path) -> dict[str, str]:
         "WEBSOCKETS_LOG_LEVEL": "INFO", "PYTHONUNBUFFERED": "1",
     })
     env.pop("AWS_SESSION_TOKEN", None)
+    env.update(extra or {})
     return env
 
 
@@ -60,7 +61,8 @@ def prepare_database(db_path: Path) -> None:
                        capture_output=True, text=True)
 
 
-def start_gateway(tmp: Path, *extra: str, db_path: Path | None = None) -> Gateway:
+def start_gateway(tmp: Path, *extra: str, db_path: Path | None = None,
+                  env: dict[str, str] | None = None) -> Gateway:
     db_path = db_path or tmp / "gateway.sqlite3"
     if not db_path.exists():
         prepare_database(db_path)
@@ -68,7 +70,7 @@ def start_gateway(tmp: Path, *extra: str, db_path: Path | None = None) -> Gatewa
     log = log_path.open("w")
     process = subprocess.Popen(
         [sys.executable, "manage.py", "runwsgateway", "127.0.0.1:0", "--handler", "lambda_handler.handler", *extra],
-        cwd=ROOT, env=gateway_env(db_path), stdout=subprocess.PIPE, stderr=log, text=True,
+        cwd=ROOT, env=gateway_env(db_path, env), stdout=subprocess.PIPE, stderr=log, text=True,
     )
     assert process.stdout is not None
     deadline = time.monotonic() + 60

@@ -177,3 +177,33 @@ def test_idle_timeout_closes_with_1001(tmp_path: Any, gateway: Gateway) -> None:
         assert wait_for(lambda: gateway.session(connection_id)["disconnect_status_code"] == 1001)
     finally:
         stop_gateway(short)
+
+
+def test_the_gateway_on_the_dynamodb_store(tmp_path: Any, gateway: Gateway, moto_server: str) -> None:
+    """The same chat over real sockets with connections kept in DynamoDB (moto server), not SQLite."""
+    import uuid
+
+    from django_aws_api_gateway_websockets.store.dynamodb_schema import create_table_arguments
+
+    table = f"gateway-{uuid.uuid4().hex[:8]}"
+    boto3.client("dynamodb", endpoint_url=moto_server, region_name="us-east-1", aws_access_key_id="local",
+                 aws_secret_access_key="local").create_table(**create_table_arguments(table))
+    env = {"WEBSOCKETS_STORE": "django_aws_api_gateway_websockets.store.dynamodb.DynamoDBStore",
+           "WEBSOCKETS_DYNAMODB_TABLE": table, "WEBSOCKETS_DYNAMODB_ENDPOINT_URL": moto_server}
+    dynamo = start_gateway(tmp_path, db_path=gateway.db_path, env=env)
+    try:
+        with connect(dynamo.ws_url) as a, connect(dynamo.ws_url) as b:
+            a.send(json.dumps({"action": "join", "room": "dyn"}))
+            recv_until(a, lambda m: m.get("route") == "join")
+            b.send(json.dumps({"action": "join", "room": "dyn"}))
+            assert len(recv_until(b, lambda m: m.get("route") == "join")["members"]) == 2
+            a.send(json.dumps({"action": "post", "room": "dyn", "text": "stored in DynamoDB"}))
+            assert recv_until(b, lambda m: m.get("type") == "message")["text"] == "stored in DynamoDB"
+            connection_id = ask(b, {"action": "whoami"})["connectionId"]
+        items = boto3.client("dynamodb", endpoint_url=moto_server, region_name="us-east-1", aws_access_key_id="local",
+                             aws_secret_access_key="local").get_item(
+            TableName=table, Key={"PK": {"S": f"CONN#{connection_id}"}, "SK": {"S": "META"}})
+        assert items["Item"]["connection_id"]["S"] == connection_id
+        assert not any(s["connection_id"] == connection_id for s in gateway.sessions())  # nothing in SQLite
+    finally:
+        stop_gateway(dynamo)
