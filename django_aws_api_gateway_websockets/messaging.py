@@ -31,10 +31,16 @@ _LOCAL_HOSTS = ("localhost", "127.", "[::1]", "0.0.0.0")
 
 
 class ConnectionLike(Protocol):
-    connection_id: str
-    domain_name: str
-    stage: str
-    api_id: str
+    """A store ``Connection`` or a ``WebSocketSession``: what sending needs to know about a connection."""
+
+    @property
+    def connection_id(self) -> str: ...
+
+    @property
+    def domain_name(self) -> str: ...
+
+    @property
+    def stage(self) -> str: ...
 
 
 class MessagingPermissionError(PermissionError):

@@ -207,7 +207,7 @@ class WebSocketView(View):
         if user is None:
             self.store.disconnect(connection.connection_id, reason="credentials changed")
             return self._error(401, "The user of this connection is no longer authenticated.")
-        request.user = user
+        request.user = user  # type: ignore[assignment]  # any user object, not only the project's User
         self.connection = connection
 
         if self.route_selection_key not in self.body:

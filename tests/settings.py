@@ -2,7 +2,7 @@
 
 from app.settings import *  # noqa: F403
 
-ALLOWED_HOSTS: list[str] = []
+ALLOWED_HOSTS = []  # as documented: Django's test runner adds 'testserver'
 DEBUG = False
 DATABASES = {"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": ":memory:"}}
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

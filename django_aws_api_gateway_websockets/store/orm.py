@@ -6,7 +6,7 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from django.db import IntegrityError, connections, router, transaction
+from django.db import IntegrityError, connections, models, router, transaction
 from django.db.models import F
 from django.utils import timezone
 
@@ -39,6 +39,11 @@ class OrmStore(ConnectionStore):
         self.model = model or WebSocketSession
         self._touch_sql: str | None = None
 
+    def _field(self, name: str) -> models.Field[Any, Any]:
+        field = self.model._meta.get_field(name)
+        assert isinstance(field, models.Field)
+        return field
+
     def touch(self, connection_id: str) -> Connection | None:
         """One ``UPDATE ... RETURNING`` statement on SQLite and PostgreSQL; two queries elsewhere."""
         alias = router.db_for_write(self.model)
@@ -46,26 +51,27 @@ class OrmStore(ConnectionStore):
         if connection.vendor not in ("sqlite", "postgresql"):
             return super().touch(connection_id)
         if self._touch_sql is None:
-            meta = self.model._meta
             quote = connection.ops.quote_name
-            columns = ", ".join(quote(meta.get_field(name).column) for name in _FIELDS)
-            count, seen = quote(meta.get_field("message_count").column), quote(meta.get_field("last_seen").column)
+
+            def column(name: str) -> str:
+                return quote(self._field(name).column)
+
+            columns = ", ".join(column(name) for name in _FIELDS)
+            count, seen = column("message_count"), column("last_seen")
             self._touch_sql = (
-                f"UPDATE {quote(meta.db_table)} SET {count} = {count} + 1, {seen} = %s "
-                f"WHERE {quote(meta.get_field('connection_id').column)} = %s "
-                f"AND {quote(meta.get_field('connected').column)} RETURNING {columns}"
+                f"UPDATE {quote(self.model._meta.db_table)} SET {count} = {count} + 1, {seen} = %s "
+                f"WHERE {column('connection_id')} = %s AND {column('connected')} RETURNING {columns}"
             )
         now = timezone.now()
-        field = self.model._meta.get_field("last_seen")
         with connection.cursor() as cursor:
-            cursor.execute(self._touch_sql, [field.get_db_prep_value(now, connection), connection_id])
+            cursor.execute(self._touch_sql, [self._field("last_seen").get_db_prep_value(now, connection), connection_id])
             row = cursor.fetchone()
         if row is None:
             return None
         values = dict(zip(_FIELDS, row, strict=True))
-        column = self.model._meta.get_field("connected_at").get_col(self.model._meta.db_table)
-        for converter in connection.ops.get_db_converters(column) + column.get_db_converters(connection):
-            values["connected_at"] = converter(values["connected_at"], column, connection)
+        col = self._field("connected_at").get_col(self.model._meta.db_table)
+        for converter in connection.ops.get_db_converters(col) + col.get_db_converters(connection):
+            values["connected_at"] = converter(values["connected_at"], col, connection)
         return Connection(
             connection_id=values["connection_id"],
             api_id=values["api_id"],
