@@ -70,14 +70,20 @@ def user_from_token(claims: TokenClaims) -> UserLike | TokenUser | None:
     the real user is gone, inactive or has changed password since the token was issued."""
     if ws_settings.TOKEN_USERS == "claims":
         return TokenUser(claims.user_id, claims.username)
+    return _user_still_valid(claims.user_id, claims.auth_hash)
+
+
+def _user_still_valid(user_id: str, auth_hash: str) -> AbstractBaseUser | None:
+    """The user with ``user_id`` if it still exists, is active and (when ``auth_hash`` is given) has not
+    changed its password since that hash was taken."""
     model = auth.get_user_model()
     try:
-        user = model._default_manager.get(pk=claims.user_id)
+        user = model._default_manager.get(pk=user_id)
     except (model.DoesNotExist, ValueError):
         return None
     if not getattr(user, "is_active", True):
         return None
-    if claims.auth_hash and not hmac.compare_digest(claims.auth_hash, auth_hash_of(user)):
+    if auth_hash and not hmac.compare_digest(auth_hash, auth_hash_of(user)):
         return None
     return user
 
@@ -95,13 +101,4 @@ def user_for_connection(connection: Connection) -> UserLike | None:
         return AnonymousUser()
     if ws_settings.TOKEN_USERS == "claims":
         return TokenUser(connection.user_id, connection.user_name)  # type: ignore[return-value]
-    model = auth.get_user_model()
-    try:
-        user = model._default_manager.get(pk=connection.user_id)
-    except (model.DoesNotExist, ValueError):
-        return None
-    if not getattr(user, "is_active", True):
-        return None
-    if connection.auth_hash and not hmac.compare_digest(connection.auth_hash, auth_hash_of(user)):
-        return None
-    return user
+    return _user_still_valid(connection.user_id, connection.auth_hash)

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
 from .config import GatewayConfig
-from .registry import Registry
+from .registry import LiveSocket, Registry
+
+Action = Callable[[web.Request, LiveSocket], Awaitable[web.StreamResponse]]
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 MAX_POST_BYTES = 128 * 1024
 
@@ -26,15 +30,23 @@ def routes(config: GatewayConfig, registry: Registry) -> list[web.RouteDef]:
         # Any SigV4-signed request is accepted locally; an unsigned one is refused as AWS refuses it.
         return request.headers.get("Authorization", "").startswith("AWS4-HMAC-SHA256 ")
 
-    async def post(request: web.Request) -> web.StreamResponse:
-        if not authorised(request):
-            return aws_error(403, "ForbiddenException", "Missing Authentication Token")
+    def on_live_socket(action: Action) -> Handler:
+        """Refuse unsigned calls (403) and unknown or closed connections (410), then run ``action``."""
+
+        async def handler(request: web.Request) -> web.StreamResponse:
+            if not authorised(request):
+                return aws_error(403, "ForbiddenException", "Missing Authentication Token")
+            socket = registry.get(request.match_info["connection_id"])
+            if socket is None:
+                return aws_error(410, "GoneException", "Gone")
+            return await action(request, socket)
+
+        return handler
+
+    async def post(request: web.Request, socket: LiveSocket) -> web.StreamResponse:
         data = await request.read()
         if len(data) > MAX_POST_BYTES:
             return aws_error(413, "PayloadTooLargeException", "Message too long")
-        socket = registry.get(request.match_info["connection_id"])
-        if socket is None:
-            return aws_error(410, "GoneException", "Gone")
         try:
             try:
                 await socket.ws.send_str(data.decode("utf-8"))
@@ -45,20 +57,10 @@ def routes(config: GatewayConfig, registry: Registry) -> list[web.RouteDef]:
         socket.touch()
         return web.Response(status=200)
 
-    async def get(request: web.Request) -> web.StreamResponse:
-        if not authorised(request):
-            return aws_error(403, "ForbiddenException", "Missing Authentication Token")
-        socket = registry.get(request.match_info["connection_id"])
-        if socket is None:
-            return aws_error(410, "GoneException", "Gone")
+    async def get(request: web.Request, socket: LiveSocket) -> web.StreamResponse:
         return web.json_response(socket.info())
 
-    async def delete(request: web.Request) -> web.StreamResponse:
-        if not authorised(request):
-            return aws_error(403, "ForbiddenException", "Missing Authentication Token")
-        socket = registry.get(request.match_info["connection_id"])
-        if socket is None:
-            return aws_error(410, "GoneException", "Gone")
+    async def delete(request: web.Request, socket: LiveSocket) -> web.StreamResponse:
         socket.closing_by_server = True
         await socket.ws.close(code=1000, message=b"")
         return web.Response(status=204)
@@ -66,5 +68,6 @@ def routes(config: GatewayConfig, registry: Registry) -> list[web.RouteDef]:
     defs: list[web.RouteDef] = []
     for prefix in ("", "/{stage}"):
         path = f"{prefix}/@connections/{{connection_id}}"
-        defs += [web.post(path, post), web.get(path, get), web.delete(path, delete)]
+        defs += [web.post(path, on_live_socket(post)), web.get(path, on_live_socket(get)),
+                 web.delete(path, on_live_socket(delete))]
     return defs
