@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hmac
 import ipaddress
 from urllib.parse import urlsplit
@@ -11,6 +12,24 @@ from django.http import HttpRequest
 from django.http.request import split_domain_port, validate_host
 
 from .conf import ws_settings
+
+
+@functools.lru_cache(maxsize=256)
+def meta_key(name: str) -> str:
+    """The WSGI environ key of an HTTP header ("X-Real-Ip" -> "HTTP_X_REAL_IP")."""
+    key = name.upper().replace("-", "_")
+    return key if key in ("CONTENT_LENGTH", "CONTENT_TYPE") else f"HTTP_{key}"
+
+
+def header(request: HttpRequest, name: str, default: str = "") -> str:
+    """A request header read straight from ``request.META``: the view checks a dozen headers on every
+    message, and building ``request.headers`` for that costs more than the message itself."""
+    value = request.META.get(meta_key(name), default)
+    return value if isinstance(value, str) else default
+
+
+def has_header(request: HttpRequest, name: str) -> bool:
+    return meta_key(name) in request.META
 
 
 def _normalise_origin(origin: str) -> str | None:
@@ -42,7 +61,7 @@ def shared_secret_ok(request: HttpRequest) -> bool:
     secrets: list[str] = ws_settings.SHARED_SECRETS
     if not secrets:
         return True
-    given = request.headers.get(ws_settings.SHARED_SECRET_HEADER, "")
+    given = header(request, ws_settings.SHARED_SECRET_HEADER)
     ok = False
     for secret in secrets:
         # Compare against every secret so timing does not reveal which one matched.
@@ -53,9 +72,9 @@ def shared_secret_ok(request: HttpRequest) -> bool:
 def client_ip(request: HttpRequest) -> str | None:
     """The client address API Gateway saw: the right-most X-Forwarded-For entry (API Gateway appends it,
     so a value a client put there itself cannot win), then X-Real-Ip, then REMOTE_ADDR."""
-    candidates = [part.strip() for part in request.headers.get("X-Forwarded-For", "").split(",")]
+    candidates = [part.strip() for part in header(request, "X-Forwarded-For").split(",")]
     candidates = [c for c in candidates if c]
-    for value in (candidates[-1] if candidates else "", request.headers.get("X-Real-Ip", ""),
+    for value in (candidates[-1] if candidates else "", header(request, "X-Real-Ip"),
                   request.META.get("REMOTE_ADDR", "")):
         if value and _is_ip(value):
             return value

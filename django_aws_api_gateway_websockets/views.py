@@ -17,7 +17,7 @@ from . import ratelimit, signals
 from .auth import auth_hash_of, user_for_connection, user_from_cookie, user_from_token
 from .conf import ws_settings
 from .routing import Route, collect_routes
-from .security import client_ip, origin_allowed, shared_secret_ok
+from .security import client_ip, has_header, header, meta_key, origin_allowed, shared_secret_ok
 from .store import Connection, ConnectionStore, get_store
 from .store.orm import OrmStore
 from .tokens import InvalidConnectToken, consume_connect_token, make_connect_token
@@ -109,7 +109,7 @@ class WebSocketView(View):
         self.body = {}
         self.body_error: tuple[int, str] | None = None
         self.connection: Connection | None = None
-        self.connection_id: str = request.headers.get("Connectionid", "")
+        self.connection_id: str = header(request, "Connectionid")
         try:
             length = int(request.META.get("CONTENT_LENGTH") or 0)
         except ValueError:
@@ -151,11 +151,11 @@ class WebSocketView(View):
         required = list(self.required_headers)
         if self.route_kind == CONNECT:
             required += self.required_connection_headers
-        if any(name not in request.headers for name in required):
+        if not all(has_header(request, name) for name in required):
             return self.missing_headers(request, *args, **kwargs)
-        if not request.headers.get("User-Agent", "").startswith(self.expected_useragent_prefix):
+        if not header(request, "User-Agent").startswith(self.expected_useragent_prefix):
             return self.invalid_useragent(request, *args, **kwargs)
-        if self.aws_api_gateway_id and request.headers.get("X-Amzn-Apigateway-Api-Id") != self.aws_api_gateway_id:
+        if self.aws_api_gateway_id and header(request, "X-Amzn-Apigateway-Api-Id") != self.aws_api_gateway_id:
             return self._error(403, "Forbidden: request from an unexpected API Gateway API.")
         if not self.connection_id and self.route_kind != DISCONNECT:
             return self._return_bad_request("Missing connection id.")
@@ -169,7 +169,7 @@ class WebSocketView(View):
         return self._return_bad_request("Unknown route kind.")
 
     def _dispatch_connect(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        origin = request.headers.get("Origin")
+        origin = request.META.get(meta_key("Origin"))
         if origin is not None and not origin_allowed(origin):
             return self._error(403, "Forbidden: this origin may not open a WebSocket.")
         ip = client_ip(request) or "unknown"
@@ -234,14 +234,14 @@ class WebSocketView(View):
         user = getattr(request, "user", None)
         connection = Connection(
             connection_id=self.connection_id,
-            api_id=context.get("apiId") or request.headers.get("X-Amzn-Apigateway-Api-Id", ""),
+            api_id=context.get("apiId") or header(request, "X-Amzn-Apigateway-Api-Id"),
             stage=str(context.get("stage") or ""),
             domain_name=str(context.get("domainName") or request.get_host()),
             user_id=str(user.pk) if user is not None and user.is_authenticated else None,
             user_name=user.get_username() if user is not None and user.is_authenticated else "",
             auth_hash=auth_hash_of(user) if user is not None else "",
             client_ip=client_ip(request),
-            user_agent=str(context.get("identity", {}).get("userAgent") or request.headers.get("User-Agent", "")),
+            user_agent=str(context.get("identity", {}).get("userAgent") or header(request, "User-Agent")),
         )
         self.store.connect(connection)
         self.connection = connection
@@ -254,7 +254,7 @@ class WebSocketView(View):
         return response
 
     def select_subprotocol(self, request: HttpRequest) -> str | None:
-        offered = [p.strip() for p in request.headers.get("Sec-Websocket-Protocol", "").split(",") if p.strip()]
+        offered = [p.strip() for p in header(request, "Sec-Websocket-Protocol").split(",") if p.strip()]
         return next((p for p in self.subprotocols if p in offered), None)
 
     def disconnect(self, request: HttpRequest, *args: Any, **kwargs: Any) -> JsonResponse:
@@ -282,7 +282,7 @@ class WebSocketView(View):
         required = list(self.required_headers)
         if self.route_kind == CONNECT:
             required += self.required_connection_headers
-        missing = [name for name in required if name not in request.headers]
+        missing = [name for name in required if not has_header(request, name)]
         return self._return_bad_request(f"Missing required headers: {', '.join(missing)}")
 
     def invalid_useragent(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBadRequest:
