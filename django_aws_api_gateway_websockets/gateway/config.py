@@ -25,6 +25,7 @@ class GatewayConfig:
     concurrency: int = 16
     # API Gateway's limits.
     max_message_bytes: int = 128 * 1024
+    max_frame_bytes: int = 32 * 1024
     idle_timeout: float = 10 * 60
     max_lifetime: float = 2 * 60 * 60
     serve_static: bool = False

@@ -9,12 +9,13 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from aiohttp import WSCloseCode, WSMsgType, web
+from aiohttp import WebSocketError, WSCloseCode, WSMsgType, web
 
 from ..events import Connection, new_connection_id
 from ..routing import select_route_key
 from . import http_bridge, management_api
 from .config import GatewayConfig
+from .frames import FrameGuard
 from .registry import LiveSocket, Registry
 
 logger = logging.getLogger("django_aws_api_gateway_websockets.gateway")
@@ -22,6 +23,43 @@ logger = logging.getLogger("django_aws_api_gateway_websockets.gateway")
 CONFIG = web.AppKey("config", GatewayConfig)
 REGISTRY = web.AppKey("registry", Registry)
 EXECUTOR = web.AppKey("executor", ThreadPoolExecutor)
+
+
+class _GuardedParser:
+    """Stands between aiohttp's connection and its WebSocket frame parser, applying the frame limit."""
+
+    def __init__(self, parser: Any, ws: LimitedWebSocketResponse, limit: int) -> None:
+        self._parser = parser
+        self._ws = ws
+        self._guard = FrameGuard(limit)
+
+    def feed_data(self, data: bytes) -> tuple[bool, bytes]:
+        passed = self._guard.filter(data)
+        if self._guard.tripped and not self._ws.frame_too_big:
+            self._ws.frame_too_big = True
+            # The same path aiohttp takes for a message over max_msg_size: close with 1009.
+            self._ws._reader.set_exception(WebSocketError(WSCloseCode.MESSAGE_TOO_BIG, "Frame too big"))  # type: ignore[union-attr]
+        return self._parser.feed_data(passed) if passed else (False, b"")
+
+    def feed_eof(self) -> None:
+        self._parser.feed_eof()
+
+
+class LimitedWebSocketResponse(web.WebSocketResponse):
+    """A WebSocket response that also enforces API Gateway's frame size limit."""
+
+    def __init__(self, *args: Any, max_frame_bytes: int, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.max_frame_bytes = max_frame_bytes
+        self.frame_too_big = False
+
+    def _post_start(self, request: Any, protocol: Any, writer: Any) -> None:
+        super()._post_start(request, protocol, writer)
+        handler = request.protocol
+        if getattr(handler, "_payload_parser", None) is self._parser:
+            handler._payload_parser = _GuardedParser(self._parser, self, self.max_frame_bytes)
+        else:  # pragma: no cover - an aiohttp without this hook: only the message limit applies
+            logger.warning("aiohttp changed: the %d byte frame limit is not enforced", self.max_frame_bytes)
 
 
 async def call_handler(app: web.Application, event: dict[str, Any]) -> dict[str, Any]:
@@ -67,8 +105,9 @@ async def websocket(request: web.Request) -> web.StreamResponse:
         return web.Response(status=status, text=str(result.get("body") or ""), content_type="application/json")
     headers = result.get("headers") or {}
     protocol = next((v for k, v in headers.items() if k.lower() == "sec-websocket-protocol"), None)
-    ws = web.WebSocketResponse(protocols=(protocol,) if protocol else (), max_msg_size=config.max_message_bytes,
-                               autoping=True, heartbeat=None)
+    ws = LimitedWebSocketResponse(protocols=(protocol,) if protocol else (), max_msg_size=config.max_message_bytes,
+                                  max_frame_bytes=config.max_frame_bytes, autoping=True, heartbeat=None,
+                                  compress=False)  # API Gateway negotiates no permessage-deflate
     await ws.prepare(request)
     socket = LiveSocket(ws=ws, connection=connection)
     registry.add(socket)
@@ -125,7 +164,10 @@ async def _receive_loop(app: web.Application, socket: LiveSocket) -> tuple[int, 
             # aiohttp has already closed the socket with the protocol error's code (1009 for a message over
             # max_msg_size, as API Gateway answers one over 128 KB).
             code = int(getattr(message.data, "code", 0) or WSCloseCode.PROTOCOL_ERROR)
-            reason = "Message too big" if code == WSCloseCode.MESSAGE_TOO_BIG else str(message.data)[:120]
+            if code == WSCloseCode.MESSAGE_TOO_BIG:
+                reason = "Frame too big" if getattr(ws, "frame_too_big", False) else "Message too big"
+            else:
+                reason = str(message.data)[:120]
             return code, reason
 
 

@@ -117,6 +117,25 @@ def test_oversized_message_closes_with_1009(gateway: Gateway) -> None:
     assert wait_for(lambda: gateway.session(connection_id)["disconnect_status_code"] == 1009)
 
 
+def test_a_single_frame_over_32_kb_closes_with_1009(gateway: Gateway) -> None:
+    with connect(gateway.ws_url, max_size=None) as ws:
+        connection_id = ask(ws, {"action": "whoami"})["connectionId"]
+        ws.send(json.dumps({"action": "echo", "data": "x" * (40 * 1024)}))  # one 40 KB frame, as browsers send
+        with pytest.raises(ConnectionClosed) as closed:
+            ws.recv(timeout=10)
+    assert closed.value.rcvd is not None and closed.value.rcvd.code == 1009
+    session = wait_for(lambda: (s := gateway.session(connection_id))["connected"] == 0 and s)
+    assert (session["disconnect_status_code"], session["disconnect_reason"]) == (1009, "Frame too big")
+
+
+def test_a_100_kb_message_in_small_frames_is_accepted(gateway: Gateway) -> None:
+    text = json.dumps({"action": "echo", "data": "y" * (100 * 1024)})
+    pieces = [text[i:i + 25 * 1024] for i in range(0, len(text), 25 * 1024)]  # fragments under 32 KB
+    with connect(gateway.ws_url, max_size=None) as ws:
+        ws.send(pieces)
+        assert len(recv_until(ws, lambda m: m.get("route") == "echo")["data"]) == 100 * 1024
+
+
 def test_boto3_post_get_delete_and_gone(gateway: Gateway) -> None:
     for stage in ("", "/local"):
         api = management(gateway, stage)

@@ -35,7 +35,8 @@ class Command(BaseCommand):
         parser.add_argument("--concurrency", type=int, default=16, help="Handler calls at once (Lambda concurrency).")
         parser.add_argument("--idle-timeout", type=float, default=600.0, help="Seconds (API Gateway: 600).")
         parser.add_argument("--max-lifetime", type=float, default=7200.0, help="Seconds (API Gateway: 7200).")
-        parser.add_argument("--max-message-bytes", type=int, default=128 * 1024)
+        parser.add_argument("--max-message-bytes", type=int, default=128 * 1024, help="API Gateway: 128 KB.")
+        parser.add_argument("--max-frame-bytes", type=int, default=32 * 1024, help="API Gateway: 32 KB.")
 
     def handle(self, *args: Any, **options: Any) -> None:
         self.check(display_num_errors=True)
@@ -52,6 +53,7 @@ class Command(BaseCommand):
             route_selection_key=view.route_selection_key, routes=sorted(view.routes), two_way_routes=two_way,
             concurrency=options["concurrency"], idle_timeout=options["idle_timeout"],
             max_lifetime=options["max_lifetime"], max_message_bytes=options["max_message_bytes"],
+            max_frame_bytes=options["max_frame_bytes"],
             serve_static=settings.DEBUG,
         )
         run(config, ready=self._banner)
