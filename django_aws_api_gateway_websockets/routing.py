@@ -48,8 +48,17 @@ def route(name: str, *, reply: bool = True) -> Callable[[F], F]:
     return decorator
 
 
+# Methods that must never run from a message body, even if someone decorates them.
+RESERVED_METHODS = frozenset({
+    "setup", "dispatch", "connect", "disconnect", "default", "missing_headers", "invalid_useragent",
+    "route_selection_key_missing", "http_method_not_allowed", "options", "as_view", "join_group",
+    "leave_group", "group_names", "can_join_group", "select_subprotocol",
+})
+
+
 def collect_routes(cls: type) -> dict[str, Route]:
-    """Routes declared on ``cls`` and its bases (a subclass may override a route by name)."""
+    """Routes declared on ``cls`` and its bases (a subclass may override a route by name). A route on a
+    private method or on one of the view's own handlers is a programming error: TypeError at class creation."""
     routes: dict[str, Route] = {}
     for klass in reversed(cls.__mro__):
         for attr_name, value in vars(klass).items():
@@ -57,6 +66,9 @@ def collect_routes(cls: type) -> dict[str, Route]:
             if isinstance(declared, Route):
                 if declared.method != attr_name:
                     declared = Route(name=declared.name, method=attr_name, reply=declared.reply)
+                if attr_name.startswith("_") or attr_name in RESERVED_METHODS:
+                    raise TypeError(f"{cls.__name__}.{attr_name} cannot be a WebSocket route: private names and "
+                                    "the view's own handlers are never reachable from a message.")
                 routes[declared.name] = declared
     return routes
 

@@ -251,3 +251,22 @@ def test_bad_requests_are_logged(base: GatewayPoster, db: None, caplog: pytest.L
     with caplog.at_level(logging.WARNING, logger="django_aws_api_gateway_websockets"):
         base.message(b"[1]")
     assert any("Message body" in r.getMessage() or "disconnected" in r.getMessage() for r in caplog.records)
+
+
+@pytest.mark.parametrize("method", ["dispatch", "connect", "disconnect", "setup", "_secret", "__call__"])
+def test_decorating_a_handler_or_private_method_is_refused(method: str) -> None:
+    from django_aws_api_gateway_websockets.routing import route
+
+    def handler(self, request, *args, **kwargs):  # type: ignore[no-untyped-def]
+        return None
+
+    with pytest.raises(TypeError, match="cannot be a WebSocket route"):
+        type("BadView", (WebSocketView,), {method: route("innocent")(handler)})
+
+
+@pytest.mark.parametrize("name", ["", "$connect", "$default", "a b", "x" * 129, None, 5])
+def test_invalid_route_names(name: object) -> None:
+    from django_aws_api_gateway_websockets.routing import route
+
+    with pytest.raises(ValueError):
+        route(name)  # type: ignore[arg-type]
