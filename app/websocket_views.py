@@ -5,7 +5,6 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from django.contrib.auth import get_user_model
 from django.core.exceptions import BadRequest, PermissionDenied
 from django.http import HttpRequest, JsonResponse
 
@@ -17,10 +16,14 @@ _ROOM_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 MAX_TEXT = 2000
 
 
+def guest_name(connection_id: str) -> str:
+    return f"guest-{connection_id[:6]}"
+
+
 def display_name(user: Any, connection_id: str) -> str:
     if user is not None and getattr(user, "is_authenticated", False):
         return str(user.get_username())
-    return f"guest-{connection_id[:6]}"
+    return guest_name(connection_id)
 
 
 class ChatView(WebSocketView):
@@ -84,11 +87,6 @@ class ChatView(WebSocketView):
         return room
 
     def _members(self, room: str) -> list[str]:
+        # The user name was stored at connect: no user lookups (and none needed without a user database).
         connections = self.store.group_connections(f"room:{room}")
-        user_ids = {c.user_id for c in connections if c.user_id is not None}
-        users = get_user_model()._default_manager.in_bulk(list(user_ids)) if user_ids else {}
-        names = []
-        for connection in connections:
-            user = users.get(int(connection.user_id)) if connection.user_id is not None else None
-            names.append(display_name(user, connection.connection_id))
-        return sorted(names)
+        return sorted(c.user_name or guest_name(c.connection_id) for c in connections)

@@ -227,7 +227,6 @@ def make_websocket_handler(wsgi_app: Any, *, view: Any = None, url_namespace: st
             logger.exception("Unhandled error while handling a Lambda event")
             return _response(500, '{"error": "Internal server error."}')
 
-    handler.translator = translator  # type: ignore[attr-defined]
     return handler
 
 
