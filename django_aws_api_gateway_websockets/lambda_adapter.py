@@ -50,8 +50,8 @@ class BadEvent(ValueError):
     """The event cannot be a WebSocket event API Gateway sent."""
 
 
-def _response(status: int, body: str, headers: dict[str, str] | None = None) -> dict[str, Any]:
-    return {"statusCode": status, "headers": headers or {"Content-Type": "application/json"}, "body": body}
+def _response(status: int, body: str) -> dict[str, Any]:
+    return {"statusCode": status, "headers": {"Content-Type": "application/json"}, "body": body}
 
 
 def _bad_request(message: str) -> dict[str, Any]:
@@ -59,11 +59,9 @@ def _bad_request(message: str) -> dict[str, Any]:
     return _response(400, json.dumps({"error": message}))
 
 
-def _str_field(context: dict[str, Any], name: str, required: bool = True) -> str:
+def _str_field(context: dict[str, Any], name: str) -> str:
     value = context.get(name)
-    if value is None and not required:
-        return ""
-    if not isinstance(value, str) or (required and not value) or len(value) > 1024:
+    if not isinstance(value, str) or not value or len(value) > 1024:
         raise BadEvent(f"requestContext.{name} must be a non-empty string")
     return value
 

@@ -21,7 +21,7 @@ from botocore.exceptions import ClientError
 from django.core.serializers.json import DjangoJSONEncoder
 
 from .conf import region, ws_settings
-from .sender import FORBIDDEN, GONE, SENT, Post, get_sender
+from .sender import FORBIDDEN, GONE, SENT, Post, get_sender, is_gone
 from .store import get_store
 
 logger = logging.getLogger("django_aws_api_gateway_websockets")
@@ -120,10 +120,6 @@ def _error_code(error: ClientError) -> tuple[str, int]:
     return code, status
 
 
-def _is_gone(code: str, status: int) -> bool:
-    return code == "GoneException" or status == 410
-
-
 def _permission_error(detail: str, endpoint: str) -> MessagingPermissionError:
     return MessagingPermissionError(
         f"API Gateway refused the @connections call to {endpoint} (403): the caller needs "
@@ -185,7 +181,7 @@ def close_connection(connection: ConnectionLike) -> bool:
         client_for(endpoint).delete_connection(ConnectionId=connection.connection_id)
     except ClientError as error:
         code, status = _error_code(error)
-        if _is_gone(code, status):
+        if is_gone(code, status):
             get_store().mark_gone([connection.connection_id])
             return False
         if status == 403:
@@ -209,7 +205,7 @@ def connection_info(connection: ConnectionLike) -> dict[str, Any] | None:
     try:
         response = client_for(endpoint_for(connection)).get_connection(ConnectionId=connection.connection_id)
     except ClientError as error:
-        if _is_gone(*_error_code(error)):
+        if is_gone(*_error_code(error)):
             return None
         raise
     response.pop("ResponseMetadata", None)

@@ -45,6 +45,11 @@ class Outcome:
     detail: str = ""
 
 
+def is_gone(error_type: str, status: int) -> bool:
+    """API Gateway's answer for a connection that no longer exists: 410 GoneException."""
+    return error_type == "GoneException" or status == 410
+
+
 def _backoff(attempt: int) -> float:
     return min(2.0, 0.05 * (2**attempt)) * (0.5 + random.random())
 
@@ -139,7 +144,7 @@ class Sender:
             else:
                 if 200 <= status < 300:
                     return Outcome(SENT)
-                if status == 410 or error_type == "GoneException":
+                if is_gone(error_type, status):
                     return Outcome(GONE)
                 detail = f"{status} {error_type or body[:200].decode('utf-8', 'replace')}"
                 if status == 403:
