@@ -30,6 +30,18 @@ MESSAGE = "message"
 ROUTE_KINDS = (CONNECT, DISCONNECT, MESSAGE)
 
 
+def route_kind_from_url(url_kwargs: dict[str, Any]) -> str:
+    """The kind of event a request carries, from its URL kwargs: ours (``route_kind``, set by
+    :func:`~django_aws_api_gateway_websockets.urls.websocket_urls`) or the 1.x-4.x package's
+    ``path("ws/<slug:route>", ...)``, where API Gateway posts to ``ws/connect``, ``ws/disconnect`` and
+    ``ws/<any other route>`` (a message)."""
+    kind = url_kwargs.get("route_kind")
+    if kind is not None:
+        return str(kind)
+    route = str(url_kwargs.get("route", "")).removeprefix("$")
+    return route if route in (CONNECT, DISCONNECT) else MESSAGE
+
+
 def request_context(request: HttpRequest) -> dict[str, Any]:
     """The API Gateway ``requestContext`` of a Lambda-delivered request ({} in HTTP integration mode)."""
     value = request.META.get("apig_wsgi.request_context")
@@ -81,6 +93,9 @@ class WebSocketView(View):
         "X-Amzn-Apigateway-Api-Id",
     ]
     route_selection_key: str = "action"
+    # "connect", "disconnect" or "message": set per request by setup() from the URL; the class default lets
+    # handlers run on an instance that never went through setup() (as in unit tests).
+    route_kind: str = MESSAGE
     http_method_names = ["post"]
     # Refuse the socket (401) when no user is logged in at connect.
     login_required: bool = False
@@ -105,7 +120,7 @@ class WebSocketView(View):
     def setup(self, request: HttpRequest, *args: Any, **kwargs: Any) -> None:
         """Converts the request.body string back into a dictionary and assign to the objects body property."""
         super().setup(request, *args, **kwargs)
-        self.route_kind: str = kwargs.get("route_kind", MESSAGE)
+        self.route_kind = route_kind_from_url(kwargs)
         self.body = {}
         self.body_error: tuple[int, str] | None = None
         self.connection: Connection | None = None
