@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from io import StringIO
 from pathlib import Path
 from typing import Any
@@ -13,10 +16,12 @@ from django.contrib.sessions.backends.db import SessionStore
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
+from django_aws_api_gateway_websockets.management.commands.replay_events import order_connections
 from django_aws_api_gateway_websockets.models import WebSocketSession
 
 pytestmark = pytest.mark.django_db
 
+ROOT = Path(__file__).resolve().parents[1]
 EVENTS = Path(__file__).parent / "events"
 CONNECTION_ID = "L0SM9cOFvHcCIhw="
 
@@ -105,21 +110,72 @@ def test_disconnect_before_connect_is_harmless(handler: Any) -> None:
     assert run(handler, "message_echo.json")["statusCode"] == 403
 
 
-def test_replay_command_runs_files_and_lists_in_order() -> None:
+def replay(*args: str) -> list[str]:
     out = StringIO()
-    call_command("replay_events", str(EVENTS / "sequence_chat_session.json"), str(EVENTS / "message_echo.json"),
-                 stdout=out)
-    lines = out.getvalue().splitlines()
-    assert [line.split(" -> ")[1][:3] for line in lines] == ["200", "200", "200", "400", "200", "403"]
+    call_command("replay_events", *args, stdout=out)
+    return out.getvalue().splitlines()
+
+
+def statuses(lines: list[str]) -> list[str]:
+    return [line.split(" -> ")[1][:3] for line in lines]
+
+
+def test_replay_command_runs_files_and_lists_in_order() -> None:
+    # Files named on the command line run in the order given: a message after the disconnect gets 403, as on AWS.
+    lines = replay(str(EVENTS / "sequence_chat_session.json"), str(EVENTS / "message_echo.json"))
+    assert statuses(lines) == ["200", "200", "200", "400", "200", "403"]
     assert "CONNECT $connect L0SM9cOFvHcCIhw=" in lines[0]
+    assert not WebSocketSession.objects.exists()  # it all happened in the throwaway database
 
 
-def test_replay_command_directory_and_json_output() -> None:
+def test_replay_command_directory_runs_each_connection_in_order_and_json_output() -> None:
     out = StringIO()
     call_command("replay_events", str(EVENTS), "--json", stdout=out)
     records = [json.loads(line) for line in out.getvalue().splitlines()]
     assert len(records) == 19  # 14 single-event files + a 5-event sequence
-    assert all(r["response"]["statusCode"] in (200, 400, 403) for r in records)
+    kinds = [load_source(r["source"])["requestContext"]["eventType"] for r in records]
+    assert kinds == ["CONNECT"] * 4 + ["MESSAGE"] * 10 + ["DISCONNECT"] * 5
+    codes = [r["response"]["statusCode"] for r in records]
+    assert 403 not in codes and set(codes) == {200, 400}
+    whoami = [json.loads(r["response"]["body"]) for r in records if r["source"].endswith("message_whoami.json")]
+    assert whoami[0]["connectionId"] == CONNECTION_ID  # a throwaway database: the recorded id is unused there
+
+
+def load_source(source: str) -> Any:
+    name, _, index = source.partition("[")
+    data = json.loads(Path(name).read_text())
+    return data[int(index[:-1])] if index else data
+
+
+def test_project_db_replays_twice_with_fresh_ids_then_recorded_ids_get_403() -> None:
+    sequence = str(EVENTS / "sequence_chat_session.json")
+    first = replay(sequence, "--project-db")
+    second = replay(sequence, "--project-db")
+    assert statuses(first) == statuses(second) == ["200", "200", "200", "400", "200"]
+    assert f"{CONNECTION_ID} as " not in first[0] and f"{CONNECTION_ID} as " in second[0]
+    fresh = second[0].split(" as ")[1].split(" ")[0]
+    assert all(f"{CONNECTION_ID} as {fresh}" in line for line in second)  # one id for all the connection's events
+    assert json.loads(second[2].split(" -> 200 ")[1])["connectionId"] == fresh
+    assert WebSocketSession.objects.count() == 2  # --project-db keeps what the replay wrote
+    recorded = replay(sequence, "--project-db", "--ids", "recorded")
+    assert statuses(recorded) == ["200", "403", "403", "403", "200"]  # a closed id cannot reopen
+
+
+def test_fresh_ids_renew_every_connection() -> None:
+    lines = replay(str(EVENTS / "sequence_chat_session.json"), "--ids", "fresh")
+    assert statuses(lines) == ["200", "200", "200", "400", "200"]
+    assert all(f"{CONNECTION_ID} as " in line for line in lines)
+
+
+def test_order_connections_keeps_a_valid_recording_and_fixes_name_order() -> None:
+    def event(kind: str, connection_id: str) -> tuple[str, Any]:
+        return f"{kind}-{connection_id}", {"requestContext": {"eventType": kind, "connectionId": connection_id}}
+
+    valid = [event("CONNECT", "a"), event("CONNECT", "b"), event("MESSAGE", "a"), event("DISCONNECT", "a"),
+             event("MESSAGE", "b"), event("DISCONNECT", "b")]
+    assert order_connections(valid) == valid
+    by_name = [event("DISCONNECT", "a"), event("MESSAGE", "a"), event("CONNECT", "a"), event("MESSAGE", "a")]
+    assert [label for label, _ in order_connections(by_name)] == ["CONNECT-a", "MESSAGE-a", "MESSAGE-a", "DISCONNECT-a"]
 
 
 def test_replay_command_errors(tmp_path: Path) -> None:
@@ -129,3 +185,23 @@ def test_replay_command_errors(tmp_path: Path) -> None:
     bad.write_text("{nope")
     with pytest.raises(CommandError, match="not a JSON file"):
         call_command("replay_events", str(bad))
+
+
+def test_manage_py_replay_twice_gives_the_same_output_and_leaves_the_project_db_alone(tmp_path: Path) -> None:
+    # As a developer runs it: manage.py with the demo's settings, whose database is db.sqlite3 (here a path that
+    # must still not exist afterwards).
+    project_db = tmp_path / "db.sqlite3"
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST", "DJANGO_"))}
+    env.update({"DJANGO_SETTINGS_MODULE": "app.settings", "DJANGO_DB_PATH": str(project_db)})
+
+    def run() -> str:
+        result = subprocess.run([sys.executable, "manage.py", "replay_events", "tests/events/"], cwd=ROOT, env=env,
+                                capture_output=True, text=True, timeout=120)
+        assert result.returncode == 0, result.stderr
+        return result.stdout
+
+    first, second = run(), run()
+    assert first == second
+    lines = first.splitlines()
+    assert len(lines) == 19 and " -> 403 " not in first
+    assert not project_db.exists()
