@@ -6,8 +6,10 @@ from . import views
 
 urlpatterns = [
     path("", views.index, name="index"),
-    path("login/", auth_views.LoginView.as_view(template_name="app/login.html"), name="login"),
+    path("login/", views.LoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("favicon.svg", views.favicon, name="favicon"),
+    path("favicon.ico", views.favicon),  # what browsers ask for when a page names no icon
     path("admin/", admin.site.urls),
     path("ws/", include("django_aws_api_gateway_websockets.urls")),
 ]

@@ -27,10 +27,28 @@ def chromium_path() -> str:
     return path
 
 
+def console_error(event: dict[str, Any]) -> str | None:
+    """The text of a DevTools event that is an error in the page's console, else None: console.error() calls,
+    uncaught exceptions, and what the browser itself logs at error level (invalid markup, failed loads...)."""
+    method, params = event.get("method"), event.get("params", {})
+    if method == "Runtime.consoleAPICalled" and params.get("type") in ("error", "assert"):
+        args = params.get("args", [])
+        return "console.error: " + " ".join(str(a.get("value", a.get("description", ""))) for a in args)
+    if method == "Runtime.exceptionThrown":
+        details = params.get("exceptionDetails", {})
+        return "uncaught: " + str(details.get("exception", {}).get("description") or details.get("text"))
+    if method == "Log.entryAdded" and params.get("entry", {}).get("level") == "error":
+        entry = params["entry"]
+        return f"{entry.get('source')}: {entry.get('text')} {entry.get('url', '')}".strip()
+    return None
+
+
 class Browser:
-    """One Chromium process (its own profile, so its own cookies) with one page."""
+    """One Chromium process (its own profile, so its own cookies) with one page. Every console error the page
+    produces is collected in ``console_errors``."""
 
     def __init__(self) -> None:
+        self.console_errors: list[str] = []
         self.profile = Path(tempfile.mkdtemp(prefix="chromium-"))
         self.process = subprocess.Popen(
             [chromium_path(), *CHROMIUM_FLAGS, f"--user-data-dir={self.profile}", "--remote-debugging-port=0",
@@ -49,12 +67,16 @@ class Browser:
         self.ids = itertools.count(1)
         self.send("Page.enable")
         self.send("Runtime.enable")
+        self.send("Log.enable")
 
     def send(self, method: str, **params: Any) -> dict[str, Any]:
         message_id = next(self.ids)
         self.ws.send(json.dumps({"id": message_id, "method": method, "params": params}))
         while True:
             reply = json.loads(self.ws.recv(timeout=30))
+            error = console_error(reply)
+            if error is not None:
+                self.console_errors.append(error)
             if reply.get("id") == message_id:
                 if "error" in reply:
                     raise RuntimeError(f"{method}: {reply['error']}")
