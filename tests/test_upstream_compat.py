@@ -13,10 +13,14 @@ from typing import Any
 import pytest
 from django.http import HttpRequest, JsonResponse
 from django.test import Client, RequestFactory
-from django.urls import path
+from django.core.wsgi import get_wsgi_application
+from django.urls import include, path
 
+from django_aws_api_gateway_websockets.lambda_adapter import make_websocket_handler
 from django_aws_api_gateway_websockets.models import WebSocketSession
 from django_aws_api_gateway_websockets.routing import route
+from django_aws_api_gateway_websockets.testing import WebSocketTestClient
+from django_aws_api_gateway_websockets.urls import websocket_urls
 from django_aws_api_gateway_websockets.views import CONNECT, DISCONNECT, MESSAGE, WebSocketView, route_kind_from_url
 from tests.helpers import gateway_headers
 
@@ -29,7 +33,23 @@ class UpstreamStyleView(WebSocketView):
         return JsonResponse({"data": self.body.get("data"), "url_route": kwargs.get("route")})
 
 
-urlpatterns = [path("ws/<slug:route>", UpstreamStyleView.as_view(), name="example_websocket")]
+class ChannelView(WebSocketView):
+    """The README's recipe for 1.x-4.x's ``?channel=``: join a group of that name at connect."""
+
+    required_connection_headers: list[str] = []
+
+    def connect(self, request: HttpRequest, *args: Any, **kwargs: Any) -> Any:
+        response = super().connect(request, *args, **kwargs)
+        channel = request.GET.get("channel")
+        if channel and response.status_code == 200:
+            self.join_group(channel)
+        return response
+
+
+urlpatterns = [
+    path("ws/<slug:route>", UpstreamStyleView.as_view(), name="example_websocket"),
+    path("channels/", include(websocket_urls(ChannelView))),
+]
 
 pytestmark = pytest.mark.urls(__name__)
 
@@ -102,3 +122,10 @@ def test_handlers_work_on_an_instance_without_setup() -> None:
     assert view.route_selection_key_missing(request).status_code == 400
     assert view.default(request).status_code == 400
     assert view._return_bad_request("Some problem").status_code == 400
+
+
+@pytest.mark.django_db
+def test_channel_query_parameter_recipe_joins_a_group() -> None:
+    ws = WebSocketTestClient(make_websocket_handler(get_wsgi_application(), view=ChannelView))
+    assert ws.connect(query={"channel": "lobby"}).status_code == 200
+    assert WebSocketSession.objects.get(connection_id=ws.connection_id).group_names() == ["lobby"]
