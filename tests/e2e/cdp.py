@@ -45,10 +45,11 @@ def console_error(event: dict[str, Any]) -> str | None:
 
 class Browser:
     """One Chromium process (its own profile, so its own cookies) with one page. Every console error the page
-    produces is collected in ``console_errors``."""
+    produces is collected in ``console_errors``, every WebSocket frame it receives in ``frames_received``."""
 
     def __init__(self) -> None:
         self.console_errors: list[str] = []
+        self.frames_received: list[str] = []
         self.profile = Path(tempfile.mkdtemp(prefix="chromium-"))
         self.process = subprocess.Popen(
             [chromium_path(), *CHROMIUM_FLAGS, f"--user-data-dir={self.profile}", "--remote-debugging-port=0",
@@ -68,6 +69,7 @@ class Browser:
         self.send("Page.enable")
         self.send("Runtime.enable")
         self.send("Log.enable")
+        self.send("Network.enable")
 
     def send(self, method: str, **params: Any) -> dict[str, Any]:
         message_id = next(self.ids)
@@ -77,6 +79,8 @@ class Browser:
             error = console_error(reply)
             if error is not None:
                 self.console_errors.append(error)
+            if reply.get("method") == "Network.webSocketFrameReceived":
+                self.frames_received.append(reply["params"]["response"]["payloadData"])
             if reply.get("id") == message_id:
                 if "error" in reply:
                     raise RuntimeError(f"{method}: {reply['error']}")

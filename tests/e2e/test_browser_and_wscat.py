@@ -105,7 +105,11 @@ def test_two_browsers_in_one_room_exchange_a_message(gateway: Gateway, artifacts
             SCREENSHOT.parent.mkdir(exist_ok=True)
             alice.screenshot(SCREENSHOT)
         for browser in (alice, demo):
-            browser.evaluate("1")  # collect what the page logged so far
+            browser.evaluate("1")  # collect what the page logged and received so far
+            # Every error reply that reached the page is shown in it, with its "error" text.
+            replies = [json.loads(frame) for frame in browser.frames_received]
+            shown = browser.evaluate(ERROR_LINES)
+            assert [f"⚠ {r['error']}" for r in replies if "error" in r] == [s for s in shown if "room name is" not in s]
         assert alice.console_errors == [] and demo.console_errors == []
     finally:
         alice.close()
