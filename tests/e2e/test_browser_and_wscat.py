@@ -46,6 +46,15 @@ LOG_LINES = "[...document.querySelectorAll('#log div')].map(d => d.textContent)"
 ERROR_LINES = "[...document.querySelectorAll('#log .error')].map(d => d.textContent)"
 
 
+def shown_as_error(frame: str) -> str | None:
+    """How the chat page shows a reply it received, when the reply is an error (else None)."""
+    try:
+        reply = json.loads(frame)
+    except ValueError:
+        return f"⚠ The server sent a reply that is not JSON: {frame[:200]}"
+    return f"⚠ {reply['error']}" if isinstance(reply, dict) and "error" in reply else None
+
+
 def log_in(browser: Browser, base_url: str, name: str) -> None:
     browser.goto(f"{base_url}/login/")
     browser.evaluate(f"document.querySelector('#id_username').value = {json.dumps(name)};"
@@ -94,7 +103,8 @@ def test_two_browsers_in_one_room_exchange_a_message(gateway: Gateway, artifacts
         assert demo.evaluate("document.querySelector('#room').getAttribute('aria-invalid')") == "true"
         demo.evaluate("document.querySelector('#room').value = 'browsers'; true")
         click(demo, "text", "too early", "send")
-        assert demo.wait_for(f"{ERROR_LINES}.length === 2 && {ERROR_LINES}[1]") == "⚠ Join the room before posting to it."
+        # The server's refusal is shown (its text is checked against the reply itself below).
+        assert demo.wait_for(f"{ERROR_LINES}.length === 2 && {ERROR_LINES}[1]")
         for browser in (alice, demo):
             click(browser, "room", "browsers", "join")
         for browser in (alice, demo):
@@ -111,10 +121,11 @@ def test_two_browsers_in_one_room_exchange_a_message(gateway: Gateway, artifacts
             alice.screenshot(SCREENSHOT)
         for browser in (alice, demo):
             browser.evaluate("1")  # collect what the page logged and received so far
-            # Every error reply that reached the page is shown in it, with its "error" text.
-            replies = [json.loads(frame) for frame in browser.frames_received]
+            # Every error reply that reached the page is shown in it, in order: a JSON reply's "error" text, or
+            # (a server that is not this library's, say) a reply that is not JSON at all.
+            expected = [line for line in map(shown_as_error, browser.frames_received) if line is not None]
             shown = browser.evaluate(ERROR_LINES)
-            assert [f"⚠ {r['error']}" for r in replies if "error" in r] == [s for s in shown if "room name is" not in s]
+            assert [line for line in shown if "room name is" not in line] == expected
         assert alice.console_errors == [] and demo.console_errors == []
     finally:
         alice.close()
