@@ -192,7 +192,7 @@ def test_manage_py_replay_twice_gives_the_same_output_and_leaves_the_project_db_
     # must still not exist afterwards).
     project_db = tmp_path / "db.sqlite3"
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST", "DJANGO_"))}
-    env.update({"DJANGO_SETTINGS_MODULE": "app.settings", "DJANGO_DB_PATH": str(project_db)})
+    env.update({"DJANGO_SETTINGS_MODULE": "app.settings", "DJANGO_DB_PATH": str(project_db), "DJANGO_DEBUG": "1"})
 
     def run() -> str:
         result = subprocess.run([sys.executable, "manage.py", "replay_events", "tests/events/"], cwd=ROOT, env=env,
