@@ -20,8 +20,10 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 from django.core.serializers.json import DjangoJSONEncoder
 
+from . import observability
 from .conf import region, ws_settings
 from .sender import FORBIDDEN, GONE, SENT, Post, get_sender, is_gone
+from .snapstart import after_restore
 from .store import get_store
 
 logger = logging.getLogger("django_aws_api_gateway_websockets")
@@ -90,6 +92,7 @@ def endpoint_for(connection: ConnectionLike) -> str:
 
 _clients: dict[tuple[str, str], Any] = {}
 _clients_lock = threading.Lock()
+after_restore(_clients.clear)  # boto3 clients hold connection pools and credentials
 
 
 def client_for(endpoint: str) -> Any:
@@ -150,6 +153,7 @@ def broadcast(connections: Sequence[ConnectionLike], data: Any) -> SendResult:
             result.failed_ids.append(post.connection_id)
             if outcome.status == FORBIDDEN:
                 forbidden = (outcome.detail, post.endpoint)
+    observability.record_broadcast(result)
     if result.gone_ids:
         get_store().mark_gone(result.gone_ids)
     if forbidden is not None:

@@ -27,6 +27,8 @@ from yarl import URL
 from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 
+from .snapstart import after_restore
+
 logger = logging.getLogger("django_aws_api_gateway_websockets")
 
 SENT, GONE, FAILED, FORBIDDEN = "sent", "gone", "failed", "forbidden"
@@ -169,3 +171,10 @@ def get_sender() -> Sender:
                 _sender = Sender()
                 atexit.register(_sender.close)
     return _sender
+
+
+@after_restore
+def reset_sender() -> None:
+    """Forget the sender (its loop, keep-alive pools and cached credentials): after a SnapStart restore."""
+    global _sender
+    _sender = None

@@ -7,6 +7,7 @@ import threading
 from django.utils.module_loading import import_string
 
 from ..conf import ws_settings
+from ..snapstart import after_restore
 from .base import Connection, ConnectionStore
 
 __all__ = ["Connection", "ConnectionStore", "get_store"]
@@ -32,3 +33,6 @@ def reset_stores() -> None:
     """Forget cached store instances (tests, settings changes)."""
     with _lock:
         _stores.clear()
+
+
+after_restore(reset_stores)  # SnapStart: a store holds a boto3 client (connection pool, credentials)
