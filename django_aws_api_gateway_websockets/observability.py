@@ -1,0 +1,142 @@
+"""Structured logs and CloudWatch metrics for the Lambda function, with AWS Lambda Powertools for Python.
+
+``lambda_handler.py`` wraps its handler with :func:`instrument`. Each event then gives
+
+- one JSON log line (Powertools Logger) with the connection id, route, event type, API Gateway request id,
+  Lambda request id, status and duration; the app's own loggers (``django_aws_api_gateway_websockets``,
+  ``django``) write JSON with the same keys while the event runs;
+- CloudWatch metrics in Embedded Metric Format (Powertools Metrics, printed to stdout, no API calls), in the
+  namespace ``POWERTOOLS_METRICS_NAMESPACE`` with the dimension ``service`` (``POWERTOOLS_SERVICE_NAME``):
+  ``Connects``, ``Disconnects``, ``ClientErrors`` (4xx), ``ServerErrors`` (5xx), ``Throttles`` (429),
+  ``ColdStart``, ``BroadcastSent`` / ``BroadcastGone`` / ``BroadcastFailed`` (every broadcast the event made,
+  through :func:`record_broadcast`), and ``Messages`` with the dimensions ``service`` and ``route``.
+
+It is active on Lambda (``AWS_LAMBDA_FUNCTION_NAME`` is set) or when ``WEBSOCKETS_OBSERVABILITY=1``; elsewhere
+(``runwsgateway``, tests) :func:`instrument` returns the handler unchanged and Powertools is never imported.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from collections.abc import Callable
+from typing import Any
+
+Handler = Callable[[Any, Any], Any]
+
+DEFAULT_NAMESPACE = "DjangoWebSockets"
+DEFAULT_SERVICE = "django-websockets"
+# Metric names (the CDK construct's dashboard and alarms use the same names).
+CONNECTS, DISCONNECTS, MESSAGES = "Connects", "Disconnects", "Messages"
+CLIENT_ERRORS, SERVER_ERRORS, THROTTLES, COLD_START = "ClientErrors", "ServerErrors", "Throttles", "ColdStart"
+BROADCAST_SENT, BROADCAST_GONE, BROADCAST_FAILED = "BroadcastSent", "BroadcastGone", "BroadcastFailed"
+_EVENT_KINDS = {"CONNECT": "connect", "DISCONNECT": "disconnect", "MESSAGE": "message"}
+
+_metrics: Any = None  # Powertools Metrics while instrumented (None: nothing is recorded)
+
+
+def enabled() -> bool:
+    flag = os.environ.get("WEBSOCKETS_OBSERVABILITY", "").strip().lower()
+    if flag in ("0", "false", "no", "off"):
+        return False
+    return flag in ("1", "true", "yes", "on") or bool(os.environ.get("AWS_LAMBDA_FUNCTION_NAME"))
+
+
+def record_broadcast(result: Any) -> None:
+    """Count one broadcast's outcome (a ``messaging.SendResult``); nothing unless instrumented."""
+    metrics = _metrics
+    if metrics is None or not result.total:
+        return
+    from aws_lambda_powertools.metrics import MetricUnit
+
+    for name, value in ((BROADCAST_SENT, result.sent), (BROADCAST_GONE, result.gone),
+                        (BROADCAST_FAILED, result.failed)):
+        metrics.add_metric(name=name, unit=MetricUnit.Count, value=value)
+
+
+def _text(value: Any, limit: int = 256) -> str:
+    return value[:limit] if isinstance(value, str) else ""
+
+
+def describe_event(event: Any) -> dict[str, str]:
+    """The correlation keys of an event, read defensively (events can be malformed)."""
+    context = event.get("requestContext") if isinstance(event, dict) else None
+    if not isinstance(context, dict):
+        return {"event_type": "invalid"}
+    event_type = _text(context.get("eventType"))
+    if not event_type:  # an HTTP event (REST v1, HTTP API v2) served by the same function
+        http = context.get("http")
+        path = http.get("path") if isinstance(http, dict) else event.get("path")
+        return {"event_type": "http", "request_id": _text(context.get("requestId")), "route": _text(path)}
+    return {"event_type": _EVENT_KINDS.get(event_type, "invalid"), "connection_id": _text(context.get("connectionId")),
+            "route": _text(context.get("routeKey")), "request_id": _text(context.get("requestId"))}
+
+
+def instrument(handler: Handler, *, service: str | None = None, namespace: str | None = None) -> Handler:
+    """``handler`` with a JSON log line and EMF metrics per event (see the module's docstring); ``handler``
+    itself when not :func:`enabled`. Call it once, at import, after Django is set up."""
+    global _metrics
+    if not enabled():
+        return handler
+    from aws_lambda_powertools import Logger, Metrics, single_metric
+    from aws_lambda_powertools.logging.utils import copy_config_to_registered_loggers
+    from aws_lambda_powertools.metrics import MetricUnit
+
+    service = service or os.environ.get("POWERTOOLS_SERVICE_NAME") or DEFAULT_SERVICE
+    namespace = namespace or os.environ.get("POWERTOOLS_METRICS_NAMESPACE") or DEFAULT_NAMESPACE
+    logger = Logger(service=service, use_rfc3339=True)
+    # The app's loggers write through Powertools' JSON formatter, so their lines carry the event's keys.
+    copy_config_to_registered_loggers(source_logger=logger, include={"django_aws_api_gateway_websockets", "django"},
+                                      ignore_log_level=True)
+    metrics = _metrics = Metrics(service=service, namespace=namespace)
+    cold = [True]
+
+    def count(name: str, value: float = 1) -> None:
+        metrics.add_metric(name=name, unit=MetricUnit.Count, value=value)
+
+    def instrumented(event: Any, context: Any) -> Any:
+        started = time.perf_counter()
+        keys = describe_event(event)
+        keys["lambda_request_id"] = _text(getattr(context, "aws_request_id", None))
+        logger.append_keys(**keys)
+        status = 500
+        try:
+            response = handler(event, context)
+            raw_status = response.get("statusCode", 200) if isinstance(response, dict) else 200
+            status = raw_status if isinstance(raw_status, int) else 200
+            return response
+        except Exception:
+            logger.exception("Unhandled error in the Lambda handler")
+            raise
+        finally:
+            _record(keys, status)
+            duration_ms = round((time.perf_counter() - started) * 1000, 2)
+            logger.info(f"{keys['event_type']} event", extra={"status": status, "duration_ms": duration_ms})
+            logger.remove_keys(list(keys))
+            if metrics.metric_set:  # (Messages went out on their own, with their route dimension)
+                metrics.flush_metrics()
+
+    def _record(keys: dict[str, str], status: int) -> None:
+        if cold[0]:
+            cold[0] = False
+            count(COLD_START)
+        kind = keys["event_type"]
+        if kind == "connect" and status < 300:
+            count(CONNECTS)
+        elif kind == "disconnect":
+            count(DISCONNECTS)
+        elif kind == "message":
+            with single_metric(name=MESSAGES, unit=MetricUnit.Count, value=1, namespace=namespace,
+                               default_dimensions={"service": service}) as metric:
+                metric.add_dimension(name="route", value=keys["route"] or "$default")
+        if status == 429:
+            count(THROTTLES)
+        if 400 <= status < 500:
+            count(CLIENT_ERRORS)
+        elif status >= 500:
+            count(SERVER_ERRORS)
+
+    logging.getLogger("django_aws_api_gateway_websockets").debug("Observability on: service %s, namespace %s",
+                                                                 service, namespace)
+    return instrumented
