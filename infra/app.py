@@ -1,4 +1,10 @@
-"""``cdk synth`` / ``cdk deploy`` entry point (see cdk.json): ``-c environment=dev|prod``."""
+"""``cdk synth`` / ``cdk deploy`` entry point (see cdk.json).
+
+``-c environment=dev|prod|...`` picks one environment of ``cdk.json``'s ``environments`` (``dev`` by default);
+``-c environment=all`` builds every environment at once (CDK bundles the asset once: each stack's copy has
+the same source hash).
+``-c apiGatewayCloudWatchRole=true`` adds the account-level stack of :mod:`infra.stacks.account`.
+"""
 
 from __future__ import annotations
 
@@ -6,31 +12,55 @@ import os
 
 import aws_cdk as cdk
 
-from .config import EnvironmentConfig
+from .config import EnvironmentConfig, context_flag
 from .nag import enable_checks
 from .routes import routes_from_django
-from .stacks import ApplicationStack, StatefulStack
+from .stacks import ApiGatewayAccountStack, ApplicationStack, StatefulStack
+
+PREFIX = "DjangoWebSockets"
+TAGS = {"project": "django-aws-api-gateway-websockets"}
 
 
-def build(app: cdk.App) -> tuple[StatefulStack, ApplicationStack]:
+def selected_environments(app: cdk.App) -> list[EnvironmentConfig]:
     name = app.node.try_get_context("environment") or "dev"
     environments = app.node.try_get_context("environments") or {}
+    if name == "all":
+        return [EnvironmentConfig.from_context(n, values) for n, values in environments.items()]
     if name not in environments:
-        raise ValueError(f"Unknown environment {name!r}; cdk.json defines {sorted(environments)}")
-    config = EnvironmentConfig.from_context(name, environments[name])
-    env = cdk.Environment(account=config.account or os.environ.get("CDK_DEFAULT_ACCOUNT"),
-                          region=config.region or os.environ.get("CDK_DEFAULT_REGION"))
-    prefix = f"DjangoWebSockets-{name}"
-    stateful = StatefulStack(app, f"{prefix}-Stateful", config=config, env=env,
-                             description="Connection table and secret (retained)")
-    application = ApplicationStack(app, f"{prefix}-App", config=config, routes=routes_from_django(),
-                                   stateful=stateful, env=env, description="WebSocket API and Django Lambda")
-    application.add_stack_dependency(stateful)
-    for stack in (stateful, application):
-        cdk.Tags.of(stack).add("project", "django-aws-api-gateway-websockets")
-        cdk.Tags.of(stack).add("environment", name)
+        raise ValueError(f"Unknown environment {name!r}; cdk.json defines {sorted(environments)} (or 'all')")
+    return [EnvironmentConfig.from_context(name, environments[name])]
+
+
+def build(app: cdk.App) -> list[cdk.Stack]:
+    routes = routes_from_django()
+    stacks: list[cdk.Stack] = []
+    accounts: dict[tuple[str | None, str | None], ApiGatewayAccountStack] = {}
+    for config in selected_environments(app):
+        env = cdk.Environment(account=config.account or os.environ.get("CDK_DEFAULT_ACCOUNT"),
+                              region=config.region or os.environ.get("CDK_DEFAULT_REGION"))
+        prefix = f"{PREFIX}-{config.name}"
+        stateful = StatefulStack(app, f"{prefix}-Stateful", config=config, env=env,
+                                 description="Connection table and secret (retained)")
+        application = ApplicationStack(app, f"{prefix}-App", config=config, routes=routes, stateful=stateful,
+                                       env=env, description="WebSocket API and Django Lambda")
+        application.add_stack_dependency(stateful)
+        if context_flag(app.node.try_get_context("apiGatewayCloudWatchRole")):
+            key = (env.account, env.region)
+            if key not in accounts:
+                suffix = "" if not accounts else f"-{len(accounts) + 1}"
+                accounts[key] = ApiGatewayAccountStack(
+                    app, f"{PREFIX}-ApiGatewayAccount{suffix}", env=env,
+                    description="API Gateway's account-level CloudWatch role (retained)")
+                stacks.append(accounts[key])
+            application.add_stack_dependency(accounts[key])  # access logs need the role in place
+        for stack in (stateful, application):
+            cdk.Tags.of(stack).add("environment", config.name)
+        stacks += [stateful, application]
+    for stack in stacks:
+        for key, value in TAGS.items():
+            cdk.Tags.of(stack).add(key, value)
     enable_checks(app)
-    return stateful, application
+    return stacks
 
 
 def main() -> None:

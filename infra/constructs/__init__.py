@@ -1,3 +1,5 @@
-from .django_websocket_api import DjangoWebSocketApi, DjangoWebSocketApiProps
+from .django_websocket_api import ACCESS_LOG_FORMAT, DjangoWebSocketApi, DjangoWebSocketApiProps
+from .monitoring import WebSocketMonitoring, WebSocketMonitoringProps
 
-__all__ = ["DjangoWebSocketApi", "DjangoWebSocketApiProps"]
+__all__ = ["ACCESS_LOG_FORMAT", "DjangoWebSocketApi", "DjangoWebSocketApiProps", "WebSocketMonitoring",
+           "WebSocketMonitoringProps"]

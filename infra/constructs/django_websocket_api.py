@@ -11,25 +11,35 @@ import json
 from dataclasses import dataclass, field
 
 import jsii
-from aws_cdk import CfnOutput, Duration, RemovalPolicy, Acknowledgment, Stack, Token, Validations
+from aws_cdk import Acknowledgment, Aws, CfnOutput, Duration, RemovalPolicy, Stack, Validations
 from aws_cdk import aws_apigateway as apigw
 from aws_cdk import aws_apigatewayv2 as apigwv2
 from aws_cdk import aws_apigatewayv2_authorizers as authorizers
-from aws_cdk import aws_apigatewayv2_integrations as integrations
 from aws_cdk import aws_certificatemanager as acm
 from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_secretsmanager as secretsmanager
+from aws_cdk import aws_sns as sns
 from constructs import Construct
 
-from ..routes import ApiRoutes
+from django_aws_api_gateway_websockets.observability import DEFAULT_NAMESPACE
 
-_ACCESS_LOG_FORMAT = json.dumps({
-    "requestId": "$context.requestId", "connectionId": "$context.connectionId", "eventType": "$context.eventType",
-    "routeKey": "$context.routeKey", "status": "$context.status", "integrationStatus": "$context.integrationStatus",
-    "requestTime": "$context.requestTime", "sourceIp": "$context.identity.sourceIp",
-    "error": "$context.error.message", "integrationError": "$context.integrationErrorMessage",
+from ..routes import ApiRoutes
+from .monitoring import WebSocketMonitoring, WebSocketMonitoringProps
+
+# The variables AWS documents for WebSocket API access logs ("Configure logging for WebSocket APIs in API
+# Gateway"): the integration's own status and error, not only the route's.
+ACCESS_LOG_FORMAT = json.dumps({
+    "requestId": "$context.requestId", "extendedRequestId": "$context.extendedRequestId",
+    "connectionId": "$context.connectionId", "eventType": "$context.eventType", "routeKey": "$context.routeKey",
+    "status": "$context.status", "requestTime": "$context.requestTime", "sourceIp": "$context.identity.sourceIp",
+    "error": "$context.error.message", "errorType": "$context.error.responseType",
+    "integrationStatus": "$context.integration.status",
+    "integrationServiceStatus": "$context.integration.integrationStatus",
+    "integrationError": "$context.integration.error", "integrationLatency": "$context.integration.latency",
+    "integrationRequestId": "$context.integration.requestId",
 })
 
 
@@ -44,7 +54,21 @@ class _AccessLogSettings:
 
     @property
     def format(self) -> apigw.AccessLogFormat:
-        return apigw.AccessLogFormat.custom(_ACCESS_LOG_FORMAT)
+        return apigw.AccessLogFormat.custom(ACCESS_LOG_FORMAT)
+
+
+class _LambdaProxy(apigwv2.WebSocketRouteIntegration):
+    """A Lambda proxy integration shared by every route, granting nothing itself: the construct adds one
+    permission for the whole stage (CDK's WebSocketLambdaIntegration adds one per route)."""
+
+    def __init__(self, integration_id: str, target: lambda_.IFunction) -> None:
+        super().__init__(integration_id)
+        self._target = target
+
+    def bind(self, *, route: apigwv2.IWebSocketRoute, scope: Construct) -> apigwv2.WebSocketRouteIntegrationConfig:
+        uri = (f"arn:{Aws.PARTITION}:apigateway:{Aws.REGION}:lambda:path/2015-03-31/functions/"
+               f"{self._target.function_arn}/invocations")
+        return apigwv2.WebSocketRouteIntegrationConfig(type=apigwv2.WebSocketIntegrationType.AWS_PROXY, uri=uri)
 
 
 @dataclass
@@ -70,6 +94,11 @@ class DjangoWebSocketApiProps:
     authorizer_function: lambda_.IFunction | None = None
     authorizer_identity_source: list[str] = field(default_factory=lambda: ["route.request.querystring.token"])
     snap_start: bool = True
+    # Observability: the EMF namespace and service the function's metrics use (service: the stack's name by
+    # default), and an optional SNS topic the alarms notify.
+    metrics_namespace: str = DEFAULT_NAMESPACE
+    service_name: str | None = None
+    alarm_topic: sns.ITopic | None = None
 
 
 class DjangoWebSocketApi(Construct):
@@ -77,6 +106,7 @@ class DjangoWebSocketApi(Construct):
         super().__init__(scope, construct_id)
         stack = Stack.of(self)
         self.props = props
+        self.service_name = props.service_name or stack.stack_name
 
         self.log_group = logs.LogGroup(self, "FunctionLogs", retention=props.log_retention,
                                        removal_policy=RemovalPolicy.DESTROY)
@@ -92,12 +122,13 @@ class DjangoWebSocketApi(Construct):
             snap_start=lambda_.SnapStartConf.ON_PUBLISHED_VERSIONS if props.snap_start else None,
             description="Django behind an API Gateway WebSocket API (django-aws-api-gateway-websockets)",
             environment={"DJANGO_SETTINGS_MODULE": "app.settings", "DJANGO_DEBUG": "0",
-                         "DJANGO_DB_PATH": "/tmp/db.sqlite3", **props.environment},
+                         "DJANGO_DB_PATH": "/tmp/db.sqlite3", "POWERTOOLS_SERVICE_NAME": self.service_name,
+                         "POWERTOOLS_METRICS_NAMESPACE": props.metrics_namespace, **props.environment},
         )
         # SnapStart snapshots published versions only: API Gateway invokes the alias, never $LATEST.
         self.alias = lambda_.Alias(self, "Live", alias_name="live", version=self.function.current_version)
 
-        integration = integrations.WebSocketLambdaIntegration("Django", self.alias)
+        integration = _LambdaProxy("Django", self.alias)
         authorizer = None
         if props.authorizer_function is not None:
             authorizer = authorizers.WebSocketLambdaAuthorizer(
@@ -121,6 +152,11 @@ class DjangoWebSocketApi(Construct):
             throttle=apigwv2.ThrottleSettings(rate_limit=props.throttle_rate, burst_limit=props.throttle_burst),
             access_log_settings=_AccessLogSettings(self.access_logs),
         )
+        # One permission for every route of this stage.
+        self.alias.add_permission(
+            "ApiGatewayInvoke", principal=iam.ServicePrincipal("apigateway.amazonaws.com"),
+            source_arn=f"arn:{Aws.PARTITION}:execute-api:{Aws.REGION}:{Aws.ACCOUNT_ID}:{self.api.api_id}/"
+                       f"{props.stage_name}/*")
 
         # Where the function posts: execute-api + stage, or the custom domain + its mapping key.
         self.connections_url = self.stage.callback_url
@@ -144,7 +180,8 @@ class DjangoWebSocketApi(Construct):
             self.function.add_environment(key, value)
 
         # Least privilege: manage connections on this stage only; read/write the table; read the secret.
-        self.stage.grant_management_api_access(self.function)
+        self.function.add_to_role_policy(iam.PolicyStatement(
+            actions=["execute-api:ManageConnections"], resources=[self._connections_arn()]))
         if props.table is not None:
             props.table.grant_read_write_data(self.function)
             self.function.add_environment("WEBSOCKETS_STORE",
@@ -155,24 +192,33 @@ class DjangoWebSocketApi(Construct):
             props.secret.grant_read(self.function)
             self.function.add_environment("DJANGO_SECRET_KEY_SECRET_ID", props.secret.secret_name)
 
-        self._acknowledge_findings(stack)
+        self.monitoring = WebSocketMonitoring(self, "Monitoring", WebSocketMonitoringProps(
+            function=self.function, api=self.api, stage_name=props.stage_name, routes=props.routes,
+            namespace=props.metrics_namespace, service=self.service_name, alarm_topic=props.alarm_topic))
+
+        self._acknowledge_findings()
 
         CfnOutput(self, "WebSocketUrl", value=self.url, description="wscat -c <this URL>")
         CfnOutput(self, "ConnectionsUrl", value=self.connections_url, description="@connections endpoint")
+        CfnOutput(self, "DashboardName", value=self.monitoring.dashboard.dashboard_name,
+                  description="CloudWatch dashboard of the API and the function")
         if props.domain_name:
             CfnOutput(self, "DomainTarget", value=self.custom_domain_target,
                       description="Point the custom domain's DNS (CNAME/alias) here")
 
-    def _acknowledge_findings(self, stack: Stack) -> None:
+    def _connections_arn(self) -> str:
+        """``execute-api:ManageConnections`` on this stage's ``@connections/*``, built from CloudFormation's
+        pseudo parameters: it renders the same whether or not the stack has a concrete account and region, so
+        the acknowledgement of its wildcard below matches in both."""
+        return (f"arn:{Aws.PARTITION}:execute-api:{Aws.REGION}:{Aws.ACCOUNT_ID}:{self.api.api_id}/"
+                f"{self.props.stage_name}/*/@connections/*")
+
+    def _acknowledge_findings(self) -> None:
         """The security-check findings this construct's design accepts, each with its reason (CDK's native
         acknowledgement mechanism, which cdk-nag's AwsSolutions checks read)."""
-        def literal(value: str, placeholder: str) -> str:
-            return placeholder if Token.is_unresolved(value) else value
-
-        partition = literal(stack.partition, "<AWS::Partition>")
-        region = literal(stack.region, "<AWS::Region>")
+        stack = Stack.of(self)
         api_id = stack.resolve(stack.get_logical_id(self.api.node.default_child))  # type: ignore[arg-type]
-        connections = (f"arn:{partition}:execute-api:{region}:<AWS::AccountId>:<{api_id}>/"
+        connections = (f"arn:<AWS::Partition>:execute-api:<AWS::Region>:<AWS::AccountId>:<{api_id}>/"
                        f"{self.props.stage_name}/*/@connections/*")
         findings = {
             f"AwsSolutions::AwsSolutions-IAM5[Resource::{connections}]":
@@ -180,8 +226,8 @@ class DjangoWebSocketApi(Construct):
                 "known at run time.",
             "AwsSolutions::AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/"
             "AWSLambdaBasicExecutionRole]": "The AWS-managed minimal policy for writing the function's logs.",
-            "AwsSolutions::AwsSolutions-L1": "Pinned to Python 3.13: the bundled wheels are built for cp313, and "
-                                             "the project is tested on the 3.12/3.13 runtimes.",
+            "AwsSolutions::AwsSolutions-L1": "Pinned to Python 3.13: the bundled wheels and bytecode are built for "
+                                             "cp313, and the project is tested on CPython 3.13.",
             "Annotation::@aws-cdk/aws-lambda:snapStartRequirePublish":
                 "A version is published (current_version) and API Gateway invokes it through the 'live' alias.",
         }
@@ -189,5 +235,8 @@ class DjangoWebSocketApi(Construct):
             findings["AwsSolutions::AwsSolutions-APIG4"] = (
                 "Django authenticates at $connect (session cookie or single-use signed connect token; a 401 "
                 "refuses the socket), and later routes only run for connections accepted there.")
+        else:
+            findings["AwsSolutions::AwsSolutions-APIG4"] = (
+                "The REQUEST authorizer guards $connect, where API Gateway authorizes a WebSocket; later routes "
+                "only run on connections it accepted (API Gateway has no per-message authorizers).")
         Validations.of(self).acknowledge(*(Acknowledgment(id=f, reason=r) for f, r in findings.items()))
-

@@ -1,4 +1,5 @@
+from .account import ApiGatewayAccountStack
 from .application import ApplicationStack
 from .stateful import StatefulStack
 
-__all__ = ["ApplicationStack", "StatefulStack"]
+__all__ = ["ApiGatewayAccountStack", "ApplicationStack", "StatefulStack"]

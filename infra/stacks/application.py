@@ -1,18 +1,21 @@
-"""The replaceable part: WebSocket API, stage and the Django Lambda, on the stateful stack's table and secret."""
+"""The replaceable part: WebSocket API, stage, the Django Lambda (and its optional $connect authorizer),
+dashboard and alarms, on the stateful stack's table and secret."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from aws_cdk import AssetHashType, BundlingOptions, DockerImage, Stack
+from aws_cdk import Acknowledgment, AssetHashType, Aws, BundlingOptions, DockerImage, Duration, Stack, Validations
 from aws_cdk import aws_certificatemanager as acm
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_secretsmanager as secretsmanager
+from aws_cdk import aws_sns as sns
+from aws_cdk import aws_sns_subscriptions as subscriptions
 from constructs import Construct
 
-from ..bundling import ASSET_EXCLUDE, ROOT, LocalPythonBundling
+from ..bundling import ASSET_EXCLUDE, ROOT, local_bundling
 from ..config import EnvironmentConfig
 from ..constructs import DjangoWebSocketApi, DjangoWebSocketApiProps
 from ..routes import ApiRoutes
@@ -20,7 +23,8 @@ from .stateful import StatefulStack
 
 
 def django_code() -> lambda_.Code:
-    """The function's asset, bundled locally (pip wheels for Lambda + the project's code); no Docker."""
+    """The function's asset, bundled locally (infra/bundling.py: locked wheels for Lambda, the project's code,
+    CPython 3.13 bytecode); no Docker. Its hash covers the project's code, the lock file and the recipe."""
     return lambda_.Code.from_asset(
         str(ROOT),
         exclude=ASSET_EXCLUDE,
@@ -28,7 +32,7 @@ def django_code() -> lambda_.Code:
         bundling=BundlingOptions(
             # Only used if local bundling declined, which it never does; CDK requires an image.
             image=DockerImage.from_registry("public.ecr.aws/sam/build-python3.13"),
-            local=LocalPythonBundling(),
+            local=local_bundling(),
         ),
     )
 
@@ -37,19 +41,35 @@ class ApplicationStack(Stack):
     def __init__(self, scope: Construct, construct_id: str, *, config: EnvironmentConfig, routes: ApiRoutes,
                  stateful: StatefulStack, code: lambda_.Code | None = None, **kwargs: Any) -> None:
         super().__init__(scope, construct_id, **kwargs)
+        code = code or django_code()
         certificate = None
         if config.certificate_arn:
             certificate = acm.Certificate.from_certificate_arn(self, "Certificate", config.certificate_arn)
-        table = dynamodb.TableV2.from_table_name(self, "Connections", stateful.table_name)
+        # Built from pseudo parameters, so it renders the same with or without a concrete account; with the
+        # indexes, which the store queries (users' connections).
+        table = dynamodb.TableV2.from_table_attributes(
+            self, "Connections", grant_index_permissions=True,
+            table_arn=f"arn:{Aws.PARTITION}:dynamodb:{Aws.REGION}:{Aws.ACCOUNT_ID}:table/{stateful.table_name}")
         secret = secretsmanager.Secret.from_secret_name_v2(self, "DjangoSecretKey", stateful.secret_name)
         environment = {}
         if config.allowed_origins:
             environment["WEBSOCKETS_ALLOWED_ORIGINS"] = ",".join(config.allowed_origins)
+        authorizer = self._authorizer(code, secret, config) if config.connect_authorizer else None
+        topic = None
+        if config.alarm_email:
+            topic = sns.Topic(self, "Alarms", display_name=f"{construct_id} alarms", enforce_ssl=True)
+            topic.add_subscription(subscriptions.EmailSubscription(config.alarm_email))
+            Validations.of(topic).acknowledge(Acknowledgment(
+                id="AwsSolutions::AwsSolutions-SNS2",
+                reason="Alarm notifications carry no data beyond alarm names and states; CloudWatch cannot "
+                       "publish to a topic encrypted with the AWS-managed SNS key, and a customer key costs "
+                       "more than the topic."))
         self.websockets = DjangoWebSocketApi(self, "WebSockets", DjangoWebSocketApiProps(
-            code=code or django_code(),
+            code=code,
             routes=routes,
             stage_name=config.stage,
             memory_size=config.memory_size,
+            timeout=Duration.seconds(config.timeout_seconds),
             log_retention=_retention(config.log_retention_days),
             throttle_rate=config.throttle_rate,
             throttle_burst=config.throttle_burst,
@@ -59,7 +79,38 @@ class ApplicationStack(Stack):
             domain_name=config.domain_name,
             certificate=certificate,
             api_mapping_key=config.api_mapping_key,
+            authorizer_function=authorizer,
+            alarm_topic=topic,
         ))
+        Validations.of(self.websockets.function).acknowledge(Acknowledgment(
+            id="AwsSolutions::AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:dynamodb:<AWS::Region>:"
+               f"<AWS::AccountId>:table/{stateful.table_name}/index/*]",
+            reason="The connection table's own indexes (the store queries a user's connections by index)."))
+
+    def _authorizer(self, code: lambda_.Code, secret: secretsmanager.ISecret,
+                    config: EnvironmentConfig) -> lambda_.Function:
+        """The REQUEST authorizer: the same asset, ``lambda_handler.authorize`` (checks the connect token)."""
+        function = lambda_.Function(
+            self, "ConnectAuthorizer",
+            runtime=lambda_.Runtime.PYTHON_3_13,
+            architecture=lambda_.Architecture.ARM_64,
+            handler="lambda_handler.authorize",
+            code=code,
+            memory_size=512,
+            timeout=Duration.seconds(10),
+            log_group=logs.LogGroup(self, "ConnectAuthorizerLogs", retention=_retention(config.log_retention_days)),
+            description="Admits $connect only with a valid connect token (django-aws-api-gateway-websockets)",
+            environment={"DJANGO_SETTINGS_MODULE": "app.settings", "DJANGO_DEBUG": "0",
+                         "DJANGO_DB_PATH": "/tmp/db.sqlite3", "DJANGO_SECRET_KEY_SECRET_ID": secret.secret_name},
+        )
+        secret.grant_read(function)
+        Validations.of(function).acknowledge(
+            Acknowledgment(id="AwsSolutions::AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/"
+                              "service-role/AWSLambdaBasicExecutionRole]",
+                           reason="The AWS-managed minimal policy for writing the function's logs."),
+            Acknowledgment(id="AwsSolutions::AwsSolutions-L1",
+                           reason="Pinned to Python 3.13, like the Django function whose asset it shares."))
+        return function
 
 
 _RETENTION = {1: "ONE_DAY", 3: "THREE_DAYS", 5: "FIVE_DAYS", 7: "ONE_WEEK", 14: "TWO_WEEKS", 30: "ONE_MONTH",

@@ -1,13 +1,12 @@
-"""What must survive the application stack: the connection table and the Django SECRET_KEY (both retained)."""
+"""What must survive the application stack: the connection table and the Django SECRET_KEY (both retained;
+the table also has deletion protection, so not even a console click or an API call drops it)."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from aws_cdk import Acknowledgment, RemovalPolicy, Stack, Validations
-from aws_cdk import aws_apigateway as apigw
 from aws_cdk import aws_dynamodb as dynamodb
-from aws_cdk import aws_iam as iam
 from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
 
@@ -39,6 +38,7 @@ class StatefulStack(Stack):
                 partition_key=dynamodb.Attribute(name=schema.USER_INDEX_PARTITION_KEY, type=string),
                 sort_key=dynamodb.Attribute(name=schema.USER_INDEX_SORT_KEY, type=string),
             )],
+            deletion_protection=True,
             removal_policy=RemovalPolicy.RETAIN,
         )
         self.secret = secretsmanager.Secret(
@@ -48,20 +48,6 @@ class StatefulStack(Stack):
             generate_secret_string=secretsmanager.SecretStringGenerator(password_length=64, exclude_punctuation=True),
             removal_policy=RemovalPolicy.RETAIN,
         )
-        if config.api_gateway_cloudwatch_role:
-            # API Gateway writes stage access logs with this account-wide role.
-            role = iam.Role(
-                self, "ApiGatewayCloudWatchRole",
-                assumed_by=iam.ServicePrincipal("apigateway.amazonaws.com"),
-                managed_policies=[iam.ManagedPolicy.from_aws_managed_policy_name(
-                    "service-role/AmazonAPIGatewayPushToCloudWatchLogs")],
-            )
-            account = apigw.CfnAccount(self, "ApiGatewayAccount", cloud_watch_role_arn=role.role_arn)
-            account.apply_removal_policy(RemovalPolicy.RETAIN)
-            Validations.of(role).acknowledge(Acknowledgment(
-                id="AwsSolutions::AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/"
-                   "AmazonAPIGatewayPushToCloudWatchLogs]",
-                reason="The AWS-managed policy API Gateway documents for writing access logs."))
         Validations.of(self.secret).acknowledge(Acknowledgment(
             id="AwsSolutions::AwsSolutions-SMG4",
             reason="SECRET_KEY signs connect tokens and sessions: rotating it logs everybody out unless the old key "

@@ -1,4 +1,5 @@
-"""The reusable construct's options (custom domain, REQUEST authorizer), synthesised once, in process."""
+"""The reusable construct's options (custom domain, REQUEST authorizer, alarm topic), synthesised once, in
+process, with a concrete account."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ def template() -> dict[str, Any]:
     import aws_cdk as cdk
     from aws_cdk import aws_certificatemanager as acm
     from aws_cdk import aws_lambda as lambda_
+    from aws_cdk import aws_sns as sns
     from aws_cdk.assertions import Template
 
     from infra.constructs import DjangoWebSocketApi, DjangoWebSocketApiProps
@@ -32,6 +34,8 @@ def template() -> dict[str, Any]:
         certificate=acm.Certificate.from_certificate_arn(
             stack, "Cert", "arn:aws:acm:eu-west-1:123456789012:certificate/11111111-2222-3333-4444-555555555555"),
         authorizer_function=authorizer,
+        metrics_namespace="Chat", service_name="chat-live",
+        alarm_topic=sns.Topic.from_topic_arn(stack, "Topic", "arn:aws:sns:eu-west-1:123456789012:alarms"),
     ))
     return Template.from_stack(stack).to_json()
 
@@ -83,8 +87,31 @@ def test_environment_config_from_context() -> None:
         EnvironmentConfig.from_context("dev", {"domainName": "ws.example.com"})
 
 
-def test_lambda_requirements_leave_out_the_runtimes_own_packages() -> None:
-    from infra.bundling import lambda_requirements
+def test_alarms_notify_the_topic_and_use_the_given_metrics_names(template: dict[str, Any]) -> None:
+    alarms = of_type(template, "AWS::CloudWatch::Alarm")
+    assert len(alarms) == 5
+    for alarm in alarms:
+        assert alarm["AlarmActions"] == ["arn:aws:sns:eu-west-1:123456789012:alarms"]
+        assert alarm["OKActions"] == ["arn:aws:sns:eu-west-1:123456789012:alarms"]
+    emf = [a for a in alarms if a.get("Namespace") == "Chat"]
+    assert {a["MetricName"] for a in emf} == {"ServerErrors", "BroadcastFailed"}
+    assert all(a["Dimensions"] == [{"Name": "service", "Value": "chat-live"}] for a in emf)
+    (function,) = [f for f in of_type(template, "AWS::Lambda::Function") if "Environment" in f
+                   and "POWERTOOLS_SERVICE_NAME" in f["Environment"]["Variables"]]
+    env = function["Environment"]["Variables"]
+    assert (env["POWERTOOLS_SERVICE_NAME"], env["POWERTOOLS_METRICS_NAMESPACE"]) == ("chat-live", "Chat")
 
-    names = [line.split(">")[0].split("=")[0].lower() for line in lambda_requirements()]
-    assert "django" in names and "apig-wsgi" in names and "boto3" not in names
+
+def test_one_invoke_permission_for_every_route(template: dict[str, Any]) -> None:
+    permissions = [p for p in of_type(template, "AWS::Lambda::Permission")
+                   if p["Principal"] == "apigateway.amazonaws.com" and "ChatLive" in json.dumps(p["FunctionName"])]
+    assert len(permissions) == 1
+    assert json.dumps(permissions[0]["SourceArn"]).endswith('"/live/*"]]}')
+
+
+def test_environment_settings_that_moved_say_where() -> None:
+    from infra.config import EnvironmentConfig, context_flag
+
+    with pytest.raises(ValueError, match="apiGatewayCloudWatchRole=true"):
+        EnvironmentConfig.from_context("dev", {"apiGatewayCloudWatchRole": False})
+    assert context_flag("true") and context_flag(True) and not context_flag("false") and not context_flag(None)
