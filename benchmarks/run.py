@@ -79,8 +79,22 @@ def store_rows(quick: bool) -> list[Row]:
     ]
 
 
+def asset_rows(quick: bool) -> list[Row]:
+    from benchmarks import asset_bench
+
+    r = asset_bench.run(runs=2 if quick else 7)
+    python = f"CPython {r['python']}"
+    return [
+        (f"asset cold start, shipped bytecode ({python})", f"{r['shipped']:.0f} ms",
+         f"{r['sources_only']:.0f} ms sources only", f"{r['shipped'] / r['sources_only']:.2f}", "ratio <= 0.6"),
+        ("asset cold start: Powertools Logger + Metrics cost", f"{r['shipped'] - r['no_powertools']:+.0f} ms",
+         f"{r['no_powertools']:.0f} ms without", f"{r['shipped'] / r['no_powertools']:.2f}", "<= +60 ms"),
+    ]
+
+
 SECTIONS: dict[str, Callable[[bool], list[Row]]] = {
     "lambda": lambda_rows, "messaging": messaging_rows, "gateway": gateway_rows, "store": store_rows,
+    "asset": asset_rows,
 }
 
 
