@@ -1,8 +1,11 @@
 """cdk-nag's AwsSolutions checks over the whole app.
 
-cdk-nag 3 reads CDK's native acknowledgements (``Validations.of(construct).acknowledge(id=..., reason=...)``);
-each accepted finding is acknowledged, with its reason, next to the construct it concerns
-(``constructs/django_websocket_api.py``, ``stacks/stateful.py``). Anything else fails synthesis.
+cdk-nag 3 reads CDK's native acknowledgements (``Validations.of(construct).acknowledge(id=..., reason=...)``)
+and matches them by exact finding id; each accepted finding is acknowledged, with its reason, next to the
+construct it concerns. A finding about an ARN names the ARN as synthesis renders it, and an ARN rendered from
+the stack's account or region reads differently with and without a concrete account; so the ARNs this app
+acknowledges are built from CloudFormation's pseudo parameters (``Aws.ACCOUNT_ID``, ...), which render the
+same in both. Anything else fails synthesis.
 """
 
 from __future__ import annotations
