@@ -52,6 +52,9 @@ class WebSocketSession(models.Model):
     user_agent = models.CharField(max_length=512, blank=True, default="")
     disconnect_status_code = models.PositiveIntegerField(null=True, blank=True)
     disconnect_reason = models.CharField(max_length=255, blank=True, default="")
+    # Application data kept with the connection (the Channels bridge's scope and state); not editable in the
+    # admin, since it can hold the connection's session key.
+    data = models.JSONField(default=dict, blank=True, editable=False)
 
     objects = WebSocketSessionQuerySet.as_manager()
 

@@ -149,3 +149,42 @@ def test_orm_purge_drops_old_closed_sessions_and_used_tokens() -> None:
     store.use_token("stale", timezone.now() - timedelta(minutes=1))
     assert store.purge(timezone.now() + timedelta(seconds=1)) == 1
     assert not ConnectTokenUse.objects.exists()
+
+
+def test_connection_data_round_trips_and_changes_key_by_key(store: ConnectionStore) -> None:
+    data = {"scope": {"path": "/ws/chat/lobby/", "headers": [["origin", "https://x.test"]]}, "ratio": 0.5, "n": [1, "ü"]}
+    store.connect(conn("d1=", data=data))
+    assert store.get("d1=").data == data  # type: ignore[union-attr]
+    assert store.touch("d1=").data == data  # type: ignore[union-attr]
+    assert store.update_data("d1=", {"state": {"room": "lobby"}, "ratio": None}) is True
+    expected = {"scope": data["scope"], "n": [1, "ü"], "state": {"room": "lobby"}}
+    assert store.get("d1=").data == expected  # type: ignore[union-attr]
+    assert store.update_data("unknown=", {"state": {}}) is False
+    store.connect(conn("d2="))
+    assert store.get("d2=").data == {}  # type: ignore[union-attr]
+    store.join("d1=", "room")
+    store.join("d2=", "room")
+    many = {c.connection_id: c.data for c in store.get_many(["d1=", "d2=", "unknown=", "d1="])}
+    assert many == {"d1=": expected, "d2=": {}}
+
+
+def test_pop_data_hands_a_value_to_one_caller_only(store: ConnectionStore) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    store.connect(conn("p1=", data={"pending": [{"text": "hi"}], "keep": 1}))
+    if isinstance(store, OrmStore):  # in-memory SQLite: one connection, so one thread; DynamoDB races for real
+        results = [store.pop_data("p1=", "pending") for _ in range(4)]
+    else:
+        with ThreadPoolExecutor(4) as pool:
+            results = list(pool.map(lambda _: store.pop_data("p1=", "pending"), range(4)))
+    assert sorted(results, key=lambda r: r is None) == [[{"text": "hi"}], None, None, None]
+    assert store.get("p1=").data == {"keep": 1}  # type: ignore[union-attr]
+    assert store.pop_data("unknown=", "pending") is None
+
+
+def test_many_connections_in_batches(store: ConnectionStore) -> None:
+    ids = [f"b{i}=" for i in range(130)]  # over DynamoDB's 100 keys per BatchGetItem
+    for cid in ids:
+        store.connect(conn(cid, data={"i": cid}))
+    got = store.get_many(ids)
+    assert sorted(c.connection_id for c in got) == sorted(ids) and all(c.data == {"i": c.connection_id} for c in got)

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import abc
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from django.utils import timezone
 
@@ -25,6 +26,9 @@ class Connection:
     client_ip: str | None = None
     user_agent: str = ""
     connected_at: datetime = field(default_factory=timezone.now)
+    # Application data kept with the connection: a small JSON object of top-level keys, written at connect and
+    # changed with ``update_data`` / ``pop_data`` (the Channels bridge keeps its scope and state here).
+    data: dict[str, Any] = field(default_factory=dict, hash=False)
 
 
 class ConnectionStore(abc.ABC):
@@ -83,3 +87,20 @@ class ConnectionStore(abc.ABC):
     @abc.abstractmethod
     def use_token(self, token_id: str, expires_at: datetime) -> bool:
         """Record that a connect token was used: True the first time, False for a replay."""
+
+    # Connection data (additive: a backend that predates it inherits these, built on get/connect) ----------------
+    def get_many(self, connection_ids: Iterable[str]) -> list[Connection]:
+        """The known connections among ``connection_ids`` (connected or not), in no particular order; backends
+        override this with one batched read."""
+        found = (self.get(cid) for cid in dict.fromkeys(connection_ids))
+        return [c for c in found if c is not None]
+
+    def update_data(self, connection_id: str, changes: Mapping[str, Any]) -> bool:
+        """Set top-level keys of the connection's ``data`` (a value of None removes the key), leaving the other
+        keys as they are. False when the connection is unknown."""
+        raise NotImplementedError(f"{type(self).__name__} does not keep connection data")
+
+    def pop_data(self, connection_id: str, key: str) -> Any:
+        """Remove ``data[key]`` and return what it held (None when absent), atomically: of two concurrent
+        callers, only one gets the value."""
+        raise NotImplementedError(f"{type(self).__name__} does not keep connection data")

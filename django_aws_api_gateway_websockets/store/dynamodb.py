@@ -8,8 +8,9 @@ and removed with batched writes.
 
 from __future__ import annotations
 
+import json
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from datetime import datetime, timezone
 from typing import Any
 
@@ -28,6 +29,9 @@ _deserializer = TypeDeserializer()
 
 # The connection facts copied onto membership items, so a group fan-out needs one query and no lookups.
 _ENDPOINT_FIELDS = ("api_id", "stage", "domain_name", "user_id", "user_name")
+# Each top-level key of ``Connection.data`` is one attribute of the connection item, "data:<key>", holding JSON
+# text (DynamoDB maps cannot hold floats): one key can be set or removed atomically without touching the others.
+_DATA_PREFIX = "data:"
 
 
 def _to_item(values: dict[str, Any]) -> dict[str, Any]:
@@ -60,6 +64,8 @@ def _connection(values: dict[str, Any]) -> Connection:
         user_agent=str(values.get("user_agent", "")),
         connected_at=datetime.fromisoformat(values["connected_at"]) if values.get("connected_at")
         else datetime.now(timezone.utc),
+        data={name[len(_DATA_PREFIX):]: json.loads(value) for name, value in values.items()
+              if name.startswith(_DATA_PREFIX) and isinstance(value, str)},
     )
 
 
@@ -140,6 +146,7 @@ class DynamoDBStore(ConnectionStore):
             "last_seen": _iso(connection.connected_at),
             "message_count": 0,
             schema.TTL_ATTRIBUTE: self._ttl(connection.connected_at),
+            **{_DATA_PREFIX + key: json.dumps(value) for key, value in connection.data.items() if value is not None},
         }
         if connection.user_id is not None:
             values[schema.USER_INDEX_PARTITION_KEY] = schema.USER_PREFIX + connection.user_id
@@ -283,3 +290,62 @@ class DynamoDBStore(ConnectionStore):
                 return False
             raise
         return True
+
+    def get_many(self, connection_ids: Iterable[str]) -> list[Connection]:
+        """BatchGetItem, 100 keys a call, retrying unprocessed keys with backoff."""
+        keys = [self._key(schema.CONNECTION_PREFIX + cid, schema.META) for cid in dict.fromkeys(connection_ids)]
+        found: list[Connection] = []
+        for start in range(0, len(keys), 100):
+            pending: dict[str, Any] = {self.table_name: {"Keys": keys[start:start + 100], "ConsistentRead": True}}
+            for attempt in range(8):
+                response = self._client.batch_get_item(RequestItems=pending)
+                found += [_connection(_from_item(item)) for item in response.get("Responses", {}).get(self.table_name, [])]
+                pending = response.get("UnprocessedKeys") or {}
+                if not pending:
+                    break
+                time.sleep(min(1.0, 0.05 * 2**attempt))
+            else:
+                raise RuntimeError("DynamoDB kept returning unprocessed keys")
+        return found
+
+    def update_data(self, connection_id: str, changes: Mapping[str, Any]) -> bool:
+        names: dict[str, str] = {"#pk": schema.PARTITION_KEY}
+        values: dict[str, Any] = {}
+        sets, removes = [], []
+        for i, (key, value) in enumerate(changes.items()):
+            names[f"#d{i}"] = _DATA_PREFIX + key
+            if value is None:
+                removes.append(f"#d{i}")
+            else:
+                values[f":d{i}"] = {"S": json.dumps(value)}
+                sets.append(f"#d{i} = :d{i}")
+        if not sets and not removes:
+            return self.get(connection_id) is not None
+        expression = (f"SET {', '.join(sets)} " if sets else "") + (f"REMOVE {', '.join(removes)}" if removes else "")
+        arguments: dict[str, Any] = {"ExpressionAttributeValues": values} if values else {}
+        try:
+            self._client.update_item(
+                TableName=self.table_name, Key=self._key(schema.CONNECTION_PREFIX + connection_id, schema.META),
+                UpdateExpression=expression.strip(), ConditionExpression="attribute_exists(#pk)",
+                ExpressionAttributeNames=names, **arguments,
+            )
+        except ClientError as error:
+            if _conditional_failed(error):
+                return False
+            raise
+        return True
+
+    def pop_data(self, connection_id: str, key: str) -> Any:
+        """One conditional UpdateItem that removes the attribute and returns its old value."""
+        try:
+            response = self._client.update_item(
+                TableName=self.table_name, Key=self._key(schema.CONNECTION_PREFIX + connection_id, schema.META),
+                UpdateExpression="REMOVE #d", ConditionExpression="attribute_exists(#d)",
+                ExpressionAttributeNames={"#d": _DATA_PREFIX + key}, ReturnValues="UPDATED_OLD",
+            )
+        except ClientError as error:
+            if _conditional_failed(error):
+                return None
+            raise
+        old = response.get("Attributes", {}).get(_DATA_PREFIX + key, {}).get("S")
+        return None if old is None else json.loads(old)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
@@ -27,11 +27,14 @@ def _to_connection(session: WebSocketSession) -> Connection:
         client_ip=session.client_ip,
         user_agent=session.user_agent,
         connected_at=session.connected_at,
+        data=session.data if isinstance(session.data, dict) else {},
     )
 
 
 _FIELDS = ("connection_id", "api_id", "stage", "domain_name", "user_id", "user_name", "auth_hash", "connected", "client_ip",
-           "user_agent", "connected_at")
+           "user_agent", "connected_at", "data")
+# Columns whose database value needs the field's converters (a raw RETURNING row bypasses the ORM).
+_CONVERTED = ("connected_at", "data")
 
 
 class OrmStore(ConnectionStore):
@@ -69,9 +72,10 @@ class OrmStore(ConnectionStore):
         if row is None:
             return None
         values = dict(zip(_FIELDS, row, strict=True))
-        col = self._field("connected_at").get_col(self.model._meta.db_table)
-        for converter in connection.ops.get_db_converters(col) + col.get_db_converters(connection):
-            values["connected_at"] = converter(values["connected_at"], col, connection)
+        for name in _CONVERTED:
+            col = self._field(name).get_col(self.model._meta.db_table)
+            for converter in connection.ops.get_db_converters(col) + col.get_db_converters(connection):
+                values[name] = converter(values[name], col, connection)
         return Connection(
             connection_id=values["connection_id"],
             api_id=values["api_id"],
@@ -84,6 +88,7 @@ class OrmStore(ConnectionStore):
             client_ip=values["client_ip"],
             user_agent=values["user_agent"],
             connected_at=values["connected_at"],
+            data=values["data"] if isinstance(values["data"], dict) else {},
         )
 
     def connect(self, connection: Connection) -> None:
@@ -98,6 +103,7 @@ class OrmStore(ConnectionStore):
             "user_agent": connection.user_agent[:512],
             "connected_at": connection.connected_at,
             "last_seen": connection.connected_at,
+            "data": dict(connection.data),
         }
         try:
             with transaction.atomic():
@@ -170,3 +176,40 @@ class OrmStore(ConnectionStore):
         except IntegrityError:
             return False
         return True
+
+    def get_many(self, connection_ids: Iterable[str]) -> list[Connection]:
+        ids = list(dict.fromkeys(connection_ids))
+        found: list[Connection] = []
+        for start in range(0, len(ids), 500):  # under every backend's limit on query parameters
+            found += [_to_connection(s) for s in self.model.objects.filter(connection_id__in=ids[start:start + 500])]
+        return found
+
+    def _locked_data(self, connection_id: str) -> dict[str, Any] | None:
+        """The connection's data, its row locked until the surrounding transaction ends (None: unknown)."""
+        rows = list(self.model.objects.select_for_update().filter(connection_id=connection_id)
+                    .values_list("data", flat=True)[:1])
+        if not rows:
+            return None
+        return dict(rows[0]) if isinstance(rows[0], dict) else {}
+
+    def update_data(self, connection_id: str, changes: Mapping[str, Any]) -> bool:
+        with transaction.atomic(using=router.db_for_write(self.model)):
+            data = self._locked_data(connection_id)
+            if data is None:
+                return False
+            for key, value in changes.items():
+                if value is None:
+                    data.pop(key, None)
+                else:
+                    data[key] = value
+            self.model.objects.filter(connection_id=connection_id).update(data=data)
+        return True
+
+    def pop_data(self, connection_id: str, key: str) -> Any:
+        with transaction.atomic(using=router.db_for_write(self.model)):
+            data = self._locked_data(connection_id)
+            if data is None or key not in data:
+                return None
+            value = data.pop(key)
+            self.model.objects.filter(connection_id=connection_id).update(data=data)
+        return value
