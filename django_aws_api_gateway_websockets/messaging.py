@@ -133,7 +133,15 @@ def _permission_error(detail: str, endpoint: str) -> MessagingPermissionError:
 
 def broadcast(connections: Sequence[ConnectionLike], data: Any) -> SendResult:
     """Send ``data`` to every connection, concurrently; gone connections are marked disconnected."""
-    payload = encode(data)
+    return broadcast_payload(connections, encode(data))
+
+
+def broadcast_payload(connections: Sequence[ConnectionLike], payload: bytes) -> SendResult:
+    """Send ``payload``, bytes exactly as given (a text frame's UTF-8, or binary), to every connection, as
+    :func:`broadcast` does."""
+    if len(payload) > MAX_PAYLOAD_BYTES:
+        raise ValueError(f"WebSocket message is {len(payload)} bytes; API Gateway accepts at most "
+                         f"{MAX_PAYLOAD_BYTES} bytes (128 KB).")
     result = SendResult()
     if not connections:
         return result

@@ -52,7 +52,7 @@ def route(name: str, *, reply: bool = True) -> Callable[[F], F]:
 RESERVED_METHODS = frozenset({
     "setup", "dispatch", "connect", "disconnect", "default", "missing_headers", "invalid_useragent",
     "route_selection_key_missing", "http_method_not_allowed", "options", "as_view", "join_group",
-    "leave_group", "group_names", "can_join_group", "select_subprotocol",
+    "leave_group", "group_names", "can_join_group", "select_subprotocol", "new_connection",
 })
 
 

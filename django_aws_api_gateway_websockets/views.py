@@ -211,7 +211,9 @@ class WebSocketView(View):
             return self._error(401, "Authentication required.")
         return self.connect(request, *args, **kwargs)
 
-    def _dispatch_message(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+    def _open_message(self, request: HttpRequest) -> HttpResponse | None:
+        """The checks every message passes before its handler: a readable body, an open connection (counted),
+        a user who may still send. Sets ``self.connection`` and ``request.user``; a response refuses."""
         if self.body_error is not None:
             status, message = self.body_error
             return self._error(status, message)
@@ -224,6 +226,14 @@ class WebSocketView(View):
             return self._error(401, "The user of this connection is no longer authenticated.")
         request.user = user  # type: ignore[assignment]  # any user object, not only the project's User
         self.connection = connection
+        return None
+
+    def _dispatch_message(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        refused = self._open_message(request)
+        if refused is not None:
+            return refused
+        connection = self.connection
+        assert connection is not None
 
         if self.route_selection_key not in self.body:
             return self.route_selection_key_missing(request, *args, **kwargs)
@@ -245,9 +255,22 @@ class WebSocketView(View):
     # ------------------------------------------------------------------------------------------------
     def connect(self, request: HttpRequest, *args: Any, **kwargs: Any) -> JsonResponse | HttpResponseBadRequest:
         """Handle the connection route in a standard way that ensures the User to Connectionid mapping persists"""
+        connection = self.new_connection(request)
+        self.store.connect(connection)
+        self.connection = connection
+        logger.info("WebSocket connected: %s (user %s)", connection.connection_id, connection.user_id)
+        signals.websocket_connected.send(sender=type(self), request=request, connection=connection)
+        response = JsonResponse({"connected": True})
+        protocol = self.select_subprotocol(request)
+        if protocol:
+            response["Sec-WebSocket-Protocol"] = protocol
+        return response
+
+    def new_connection(self, request: HttpRequest) -> Connection:
+        """What the store keeps about the connection a ``$connect`` request opens (not yet stored)."""
         context = request_context(request)
         user = getattr(request, "user", None)
-        connection = Connection(
+        return Connection(
             connection_id=self.connection_id,
             api_id=context.get("apiId") or header(request, "X-Amzn-Apigateway-Api-Id"),
             stage=str(context.get("stage") or ""),
@@ -258,15 +281,6 @@ class WebSocketView(View):
             client_ip=client_ip(request),
             user_agent=str(context.get("identity", {}).get("userAgent") or header(request, "User-Agent")),
         )
-        self.store.connect(connection)
-        self.connection = connection
-        logger.info("WebSocket connected: %s (user %s)", connection.connection_id, connection.user_id)
-        signals.websocket_connected.send(sender=type(self), request=request, connection=connection)
-        response = JsonResponse({"connected": True})
-        protocol = self.select_subprotocol(request)
-        if protocol:
-            response["Sec-WebSocket-Protocol"] = protocol
-        return response
 
     def select_subprotocol(self, request: HttpRequest) -> str | None:
         offered = [p.strip() for p in header(request, "Sec-Websocket-Protocol").split(",") if p.strip()]
