@@ -11,3 +11,4 @@ class DjangoAwsApiGatewayWebsocketsConfig(AppConfig):
     def ready(self) -> None:
         # Registers the system checks and the logout receiver.
         from . import checks, receivers  # noqa: F401
+        from .channels_compat import checks as channels_checks  # noqa: F401  (no Channels import unless used)

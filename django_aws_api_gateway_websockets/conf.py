@@ -57,6 +57,19 @@ DEFAULTS: dict[str, Any] = {
     "CONNECT_TOKEN_PARAM": "token",
     "CONNECT_TOKEN_MAX_AGE": 60,
     "TOKEN_USERS": "database",
+    # Channels bridge (``channels_compat``): the ASGI application (a ProtocolTypeRouter, a URLRouter or a list of
+    # websocket URL patterns) whose consumers run; None: settings.ASGI_APPLICATION.
+    "CHANNELS_APPLICATION": None,
+    # The $connect query parameter naming the consumer route (API Gateway's URL is the stage URL, no path).
+    "CHANNELS_PATH_PARAM": "path",
+    # Largest per-connection state (scope["connection_state"]) kept in the store, in bytes of JSON.
+    "CHANNELS_STATE_MAX_BYTES": 16 * 1024,
+    # Seconds the frames a consumer sends during connect wait for API Gateway to open the socket before they
+    # are left for the connection's next event.
+    "CHANNELS_CONNECT_FLUSH_TIMEOUT": 10.0,
+    # The project's own URLconf, served next to the WebSocket URLs when ROOT_URLCONF is
+    # "django_aws_api_gateway_websockets.channels_compat.urls" (so urls.py stays as Channels had it).
+    "CHANNELS_URLCONF": None,
 }
 
 
