@@ -1,0 +1,12 @@
+"""AWS Lambda entry point of this project (``lambda_handler.handler``), also what ``runwsgateway`` runs."""
+
+import os
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "mysite.settings")
+
+from django.core.wsgi import get_wsgi_application  # noqa: E402
+
+from django_aws_api_gateway_websockets.lambda_adapter import make_websocket_handler  # noqa: E402
+
+application = get_wsgi_application()
+handler = make_websocket_handler(application)
