@@ -55,6 +55,9 @@ class WebSocketSession(models.Model):
     # Application data kept with the connection (the Channels bridge's scope and state); not editable in the
     # admin, since it can hold the connection's session key.
     data = models.JSONField(default=dict, blank=True, editable=False)
+    # Bumped by every change of ``data``: changes are compare-and-set on it, so concurrent events never lose one
+    # another's writes, on any database (no row locks needed, none of SQLite's lock-upgrade deadlocks).
+    data_version = models.PositiveIntegerField(default=0, editable=False)
 
     objects = WebSocketSessionQuerySet.as_manager()
 

@@ -3,7 +3,8 @@
 The connection id picks the behaviour: ``gone-*`` -> 410 GoneException, ``forbidden-*`` -> 403
 ForbiddenException, ``big-*`` -> 413 PayloadTooLargeException, ``throttle<N>-*`` -> 429
 LimitExceededException for the first N posts then 200, ``drop<N>-*`` -> the connection is closed without an
-answer for the first N posts, ``slow-*`` -> 200 after 50 ms, anything else -> 200.
+answer for the first N posts, ``slow-*`` -> 200 after 50 ms, ``opening<N>-*`` -> 410 for the first N GETs and
+posts (a socket API Gateway has not opened yet), anything else -> 200.
 Every accepted post is recorded, so tests can check nothing was lost.
 """
 
@@ -87,7 +88,7 @@ class _Handler(BaseHTTPRequestHandler):
             self.server.headers.append(dict(self.headers.items()))
             self.server.attempts[connection_id] += 1
             attempt = self.server.attempts[connection_id]
-        if connection_id.startswith("gone-"):
+        if connection_id.startswith("gone-") or self._still_opening(connection_id):
             return self._reply(410, "GoneException")
         if connection_id.startswith("forbidden-"):
             return self._reply(403, "ForbiddenException")
@@ -107,9 +108,17 @@ class _Handler(BaseHTTPRequestHandler):
             self.server.received[connection_id].append(data)
         self._reply(200, payload={})
 
+    def _still_opening(self, connection_id: str) -> bool:
+        opening = re.match(r"^opening(\d+)-", connection_id)
+        if opening is None:
+            return False
+        with self.server.lock:
+            self.server.attempts["GET " + connection_id] += 1
+            return self.server.attempts["GET " + connection_id] <= int(opening.group(1))
+
     def do_GET(self) -> None:  # noqa: N802
         connection_id = self._connection_id() or ""
-        if connection_id.startswith("gone-"):
+        if connection_id.startswith("gone-") or self._still_opening(connection_id):
             return self._reply(410, "GoneException")
         self._reply(200, payload={"connectedAt": "2026-11-24T08:00:00Z", "lastActiveAt": "2026-11-24T08:00:05Z",
                                   "identity": {"sourceIp": "203.0.113.10", "userAgent": "wscat"}})

@@ -52,9 +52,12 @@ _PATH_RE = re.compile(r"^/[\x21-\x7e]{0,511}$")  # printable ASCII, no spaces: w
 
 async def _run_event(resolved: Resolved, scope: dict[str, Any], message: dict[str, Any], event: EventContext,
                      attributes: dict[str, Any] | None) -> Outcome:
-    current_event.set(event)
-    return await run_consumer(resolved.app, scope, message, channel_name_for(event.connection_id),
-                              sink=event.outbox, attributes=attributes)
+    token = current_event.set(event)
+    try:
+        return await run_consumer(resolved.app, scope, message, channel_name_for(event.connection_id),
+                                  sink=event.outbox, attributes=attributes)
+    finally:
+        current_event.reset(token)  # async_to_sync copies context variables back to the calling thread
 
 
 class ChannelsWebSocketView(WebSocketView):

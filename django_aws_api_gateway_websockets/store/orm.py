@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
@@ -184,32 +184,36 @@ class OrmStore(ConnectionStore):
             found += [_to_connection(s) for s in self.model.objects.filter(connection_id__in=ids[start:start + 500])]
         return found
 
-    def _locked_data(self, connection_id: str) -> dict[str, Any] | None:
-        """The connection's data, its row locked until the surrounding transaction ends (None: unknown)."""
-        rows = list(self.model.objects.select_for_update().filter(connection_id=connection_id)
-                    .values_list("data", flat=True)[:1])
-        if not rows:
-            return None
-        return dict(rows[0]) if isinstance(rows[0], dict) else {}
+    def _change_data(self, connection_id: str,
+                     change: Callable[[dict[str, Any]], tuple[dict[str, Any] | None, Any]]) -> tuple[bool, Any]:
+        """Apply ``change`` (data -> new data or None for no write, result) as a compare-and-set on
+        ``data_version``, retrying when another event changed the data in between. (False, None): unknown."""
+        rows = self.model.objects.filter(connection_id=connection_id)
+        for _ in range(50):
+            found = rows.values_list("data", "data_version").first()
+            if found is None:
+                return False, None
+            data = dict(found[0]) if isinstance(found[0], dict) else {}
+            new, result = change(data)
+            if new is None or rows.filter(data_version=found[1]).update(data=new, data_version=found[1] + 1):
+                return True, result
+        raise RuntimeError(f"The data of connection {connection_id} kept changing; gave up after 50 attempts.")
 
     def update_data(self, connection_id: str, changes: Mapping[str, Any]) -> bool:
-        with transaction.atomic(using=router.db_for_write(self.model)):
-            data = self._locked_data(connection_id)
-            if data is None:
-                return False
+        def change(data: dict[str, Any]) -> tuple[dict[str, Any], None]:
             for key, value in changes.items():
                 if value is None:
                     data.pop(key, None)
                 else:
                     data[key] = value
-            self.model.objects.filter(connection_id=connection_id).update(data=data)
-        return True
+            return data, None
+
+        return self._change_data(connection_id, change)[0]
 
     def pop_data(self, connection_id: str, key: str) -> Any:
-        with transaction.atomic(using=router.db_for_write(self.model)):
-            data = self._locked_data(connection_id)
-            if data is None or key not in data:
-                return None
-            value = data.pop(key)
-            self.model.objects.filter(connection_id=connection_id).update(data=data)
-        return value
+        def change(data: dict[str, Any]) -> tuple[dict[str, Any] | None, Any]:
+            if key not in data:
+                return None, None
+            return data, data.pop(key)
+
+        return self._change_data(connection_id, change)[1]

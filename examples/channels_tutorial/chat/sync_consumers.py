@@ -1,5 +1,5 @@
 # chat/sync_consumers.py: the tutorial's ChatConsumer in its synchronous form (end of tutorial part 2).
-# Served instead of the async one when CHAT_CONSUMER=sync (see chat/sync_routing.py and mysite/settings.py).
+# Served instead of the async one when CHAT_CONSUMER=sync (chat/sync_routing.py, mysite/sync_asgi.py).
 import json
 
 from asgiref.sync import async_to_sync

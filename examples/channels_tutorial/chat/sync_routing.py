@@ -1,4 +1,4 @@
-# chat/sync_routing.py: chat/routing.py with the synchronous ChatConsumer.
+# chat/sync_routing.py: chat/routing.py with the synchronous ChatConsumer (served by mysite/sync_asgi.py).
 from django.urls import re_path
 
 from . import sync_consumers as consumers

@@ -85,9 +85,9 @@ WEBSOCKETS = {
     "VIEW": "django_aws_api_gateway_websockets.channels_compat.ChannelsWebSocketView",
     # mysite/urls.py stays as it was: the WebSocket event URLs are served next to it.
     "CHANNELS_URLCONF": "mysite.urls",
-    # The synchronous ChatConsumer instead of the asynchronous one: CHAT_CONSUMER=sync.
-    "CHANNELS_APPLICATION": ("chat.sync_routing.websocket_urlpatterns"
-                             if os.environ.get("CHAT_CONSUMER") == "sync" else None),
+    # The synchronous ChatConsumer instead of the asynchronous one: CHAT_CONSUMER=sync. (Default: None, the
+    # websocket routes of ASGI_APPLICATION.)
+    "CHANNELS_APPLICATION": "mysite.sync_asgi.application" if os.environ.get("CHAT_CONSUMER") == "sync" else None,
     # Set on AWS by the CDK construct (and by tests replaying events): where @connections lives, the store.
     "ENDPOINT_URL": os.environ.get("WEBSOCKETS_ENDPOINT_URL") or None,
     "STORE": os.environ.get("WEBSOCKETS_STORE", "django_aws_api_gateway_websockets.store.orm.OrmStore"),

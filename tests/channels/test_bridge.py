@@ -1,0 +1,196 @@
+"""The Channels bridge through the Lambda handler: scope, every generic consumer class, state between events,
+errors, closes, the connect queue, origins and routes. @connections posts land on the fault server."""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+
+import pytest
+
+from django_aws_api_gateway_websockets.channels_compat.names import channel_name_for
+from django_aws_api_gateway_websockets.store import get_store
+
+from .conftest import ORIGIN, join_flushes
+
+pytestmark = pytest.mark.django_db
+
+SCOPE_KEYS = ["asgi", "client", "connection_state", "cookies", "headers", "http_version", "path", "path_remaining",
+              "query_string", "raw_path", "root_path", "scheme", "server", "session", "subprotocols", "type",
+              "url_route", "user"]
+
+
+def posted(fault_server: Any, connection_id: str) -> list[str]:
+    return [frame.decode() for frame in fault_server.received.get(connection_id, [])]
+
+
+def test_every_scope_key_at_a_later_event(socket: Any, django_user_model: Any) -> None:
+    user = django_user_model.objects.create_user("ada")
+    client = socket(connect=False)
+    client.force_login(user)
+    from django.contrib.sessions.backends.db import SessionStore
+
+    session = SessionStore(client.cookies["sessionid"])
+    session["flavour"] = "lemon"
+    session.save()
+    response = client.connect(query={"path": "/ws/echo/", "room": "a b", "token": "", "x": ["1", "2"]},
+                              origin=ORIGIN, headers={"Sec-WebSocket-Protocol": "other, chat.v1",
+                                                      "Accept-Language": "fr"})
+    assert response.status_code == 200
+    assert response.headers["Sec-WebSocket-Protocol"] == "chat.v1"
+    report = client.send("scope").json()
+    assert report["keys"] == SCOPE_KEYS
+    assert report["type"] == "websocket" and report["scheme"] == "wss"
+    assert report["path"] == report["raw_path"] == "/ws/echo/"
+    # The route parameter and the connect token are the bridge's; what else the client sent is kept, in order.
+    assert report["query_string"] == "room=a+b&x=1&x=2"
+    assert report["subprotocols"] == ["other", "chat.v1"]
+    assert report["user"] == "ada"
+    assert report["session_key"] == client.cookies["sessionid"] and report["session_value"] == "lemon"
+    assert report["cookies"] == []  # credentials are not kept in the store: cookies exist at connect only
+    assert "cookie" not in report["headers"] and "connectionid" not in report["headers"]
+    assert report["headers"]["origin"] == ORIGIN and report["headers"]["accept-language"] == "fr"
+    assert report["headers"]["user-agent"] == "Mozilla/5.0 (X11; Linux x86_64)"  # the client's, not API Gateway's
+    assert report["headers"]["host"] == "abcdef1234.execute-api.us-east-1.amazonaws.com"
+    assert report["url_route"] == {"args": [], "kwargs": {}}
+    assert report["client"] == ["203.0.113.10", 0]
+
+
+# The connect queue is sent from a background thread: with the ORM store, that thread needs committed rows.
+ORM_COMMITTED = pytest.param("orm", marks=pytest.mark.django_db(transaction=True))
+
+
+@pytest.mark.parametrize("bridge", [ORM_COMMITTED, "dynamodb"], indirect=True)
+def test_scope_at_connect_has_the_cookies_and_its_sends_wait_for_the_socket(socket: Any, fault_server: Any,
+                                                                           django_user_model: Any) -> None:
+    client = socket(connect=False, connection_id="opening2-greet=")
+    client.force_login(django_user_model.objects.create_user("bob"))
+    assert client.connect(query={"path": "/ws/echo/", "greet": "1"}, origin=ORIGIN).status_code == 200
+    join_flushes()
+    # 410 twice (not open yet), then the queue goes out in order, once.
+    assert posted(fault_server, "opening2-greet=") == ["welcome", json.dumps({"channel": channel_name_for("opening2-greet=")})]
+    assert "channels_pending" not in get_store().get("opening2-greet=").data  # type: ignore[union-attr]
+    assert client.send("hello").body == "echo:hello"
+    assert len(posted(fault_server, "opening2-greet=")) == 2
+
+
+def test_a_connect_queue_the_socket_was_too_slow_for_goes_first_at_the_next_event(socket: Any, fault_server: Any,
+                                                                               settings: Any) -> None:
+    from django.test import override_settings
+
+    with override_settings(WEBSOCKETS={**settings.WEBSOCKETS, "CHANNELS_CONNECT_FLUSH_TIMEOUT": 0.0}):
+        client = socket("/ws/echo/", query={"greet": "1"}, connection_id="opening9-slow=")
+        join_flushes()
+    assert client.connect_response.status_code == 200
+    assert posted(fault_server, "opening9-slow=") == []
+    fault_server.attempts["GET opening9-slow="] = 99  # the socket is open now
+    assert client.send("hello").body == "echo:hello"  # the reply comes after what was queued
+    assert posted(fault_server, "opening9-slow=")[0] == "welcome"
+
+
+def test_sync_consumer_echo_state_and_two_frames(socket: Any, fault_server: Any) -> None:
+    client = socket("/ws/echo/")
+    assert client.send("hi").body == "echo:hi"
+    assert [client.send("count").body for _ in range(3)] == ["1", "2", "3"]  # scope["connection_state"] kept
+    assert client.send("two").body == "two"  # the last frame is the reply ...
+    assert posted(fault_server, client.connection_id) == ["one"]  # ... the others go first, through @connections
+    assert client.send("silent").body == ""
+    assert client.send(b"\xff\x00\x01", binary=True).body == ""  # not UTF-8: bytes_data, sent back as binary
+    assert fault_server.received[client.connection_id][-1] == b"\x01\x00\xff"
+
+
+def test_json_consumer_with_url_route_kwargs(socket: Any) -> None:
+    client = socket("/ws/json/news/")
+    assert json.loads(client.send({"a": [1, 2]}).body) == {"got": {"a": [1, 2]}, "kwargs": {"topic": "news"}}
+
+
+def test_async_consumers_group_send_to_the_room_and_instance_attributes_survive(socket: Any,
+                                                                               fault_server: Any) -> None:
+    first, second, elsewhere = socket("/ws/room/blue/"), socket("/ws/room/blue/"), socket("/ws/room/red/")
+    assert first.send("hello room").body == "hello room"  # the sender's own copy is its reply
+    assert posted(fault_server, second.connection_id) == ["hello room"]
+    assert posted(fault_server, elsewhere.connection_id) == []
+    second.disconnect()  # group_discard in disconnect()
+    first.send("again")
+    assert posted(fault_server, second.connection_id) == ["hello room"]
+    # self.room was set in connect() by another instance: JSON attributes are put back at every event.
+    assert get_store().get(first.connection_id).data["channels_attributes"] == {"room": "blue"}  # type: ignore[union-attr]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_async_json_consumer_nested_router_args_state_and_send_to_own_channel(socket: Any, fault_server: Any) -> None:
+    client = socket("/ws/v2/counter/42/")
+    join_flushes()
+    assert posted(fault_server, client.connection_id) == [json.dumps({"hello": ["42"]})]  # sent in connect()
+    assert json.loads(client.send({"add": 5}).body) == {"total": 5}
+    reply = client.send({"add": 2, "direct": True})
+    assert json.loads(reply.body) == {"note": "to myself"}  # channel_layer.send(self.channel_name) comes last
+    assert posted(fault_server, client.connection_id)[-1] == json.dumps({"total": 7})
+
+
+@pytest.mark.parametrize("frame", ["raise", pytest.param(json.dumps({"raise": True}),
+                                                           marks=pytest.mark.django_db(transaction=True))])
+def test_a_consumer_that_raises_gets_a_json_error_the_socket_stays(socket: Any, fault_server: Any, frame: str,
+                                                                  caplog: Any) -> None:
+    client = socket("/ws/echo/" if frame == "raise" else "/ws/v2/counter/1/")
+    join_flushes()
+    with caplog.at_level(logging.ERROR, logger="django_aws_api_gateway_websockets.channels"):
+        response = client.send(frame)
+    assert response.status_code == 500 and response.json() == {"error": "Internal server error."}
+    assert any(r.exc_info and "consumer bug" in str(r.exc_info[1]) for r in caplog.records)
+    if frame == "raise":
+        assert posted(fault_server, client.connection_id) == ["before the error"]  # what it sent still goes
+        assert client.send("still here").body == "echo:still here"
+    else:
+        assert json.loads(client.send({"add": 1}).body) == {"total": 1}
+    assert get_store().get(client.connection_id).connected  # type: ignore[union-attr]
+
+
+def test_state_too_big_to_keep_is_an_error_not_a_silent_loss(socket: Any) -> None:
+    client = socket("/ws/echo/")
+    response = client.send("huge-state")
+    assert response.status_code == 500
+    assert client.send("count").body == "1"  # the state kept is the last good one
+
+
+def test_close_posts_then_deletes_and_disconnect_runs_once(socket: Any, fault_server: Any) -> None:
+    watcher, client = socket("/ws/echo/"), socket("/ws/echo/")
+    response = client.send("close")
+    assert response.status_code == 200 and response.body == ""
+    assert posted(fault_server, client.connection_id) == ["bye"]
+    assert fault_server.deleted == [client.connection_id]  # DeleteConnection: the client sees 1000, not 4001
+    assert not get_store().get(client.connection_id).connected  # type: ignore[union-attr]
+    client.disconnect(1000)
+    client.disconnect(1000)  # API Gateway may repeat an event
+    assert posted(fault_server, watcher.connection_id) == ["shout:left 1000"]
+
+
+def test_refused_unknown_and_malformed_connects(socket: Any) -> None:
+    refused = socket("/ws/echo/", query={"refuse": "1"})
+    assert refused.connect_response.status_code == 403
+    assert not get_store().get(refused.connection_id).connected  # type: ignore[union-attr]
+    assert socket("/ws/nowhere/").connect_response.status_code == 404
+    assert socket(None).connect_response.status_code == 404  # no ?path=: "/", which no route serves
+    assert socket("ws/echo/").connect_response.status_code == 400
+    assert socket("/ws/echo/ x").connect_response.status_code == 400
+    assert socket("/ws/echo/", origin="https://evil.example").connect_response.status_code == 403
+    # As Channels' OriginValidator does: no Origin at all is refused too.
+    assert socket("/ws/echo/", origin=None).connect_response.status_code == 403
+
+
+def test_messages_for_connections_the_bridge_did_not_open_are_refused(socket: Any) -> None:
+    client = socket(connect=False)
+    assert client.send("hello").status_code == 403  # never connected
+
+
+def test_group_send_from_ordinary_django_code_reaches_every_member(socket: Any, fault_server: Any) -> None:
+    from asgiref.sync import async_to_sync
+    from channels.layers import get_channel_layer
+
+    members = [socket("/ws/echo/") for _ in range(3)]
+    layer = get_channel_layer()
+    async_to_sync(layer.group_send)("everyone", {"type": "shout", "text": "from a view"})
+    async_to_sync(layer.send)(channel_name_for(members[0].connection_id), {"type": "shout", "text": "just you"})
+    assert posted(fault_server, members[0].connection_id) == ["shout:from a view", "shout:just you"]
+    assert [posted(fault_server, m.connection_id) for m in members[1:]] == [["shout:from a view"]] * 2
