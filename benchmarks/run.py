@@ -92,9 +92,24 @@ def asset_rows(quick: bool) -> list[Row]:
     ]
 
 
+def channels_rows(quick: bool) -> list[Row]:
+    from benchmarks import channels_bench
+
+    count = 1000
+    r = channels_bench.run(count=count, repeat=3 if quick else 7)
+    rows: list[Row] = []
+    for form in ("async", "sync"):
+        f = r[form]
+        rows.append((f"Channels group_send to {count}, {form} ChatConsumer (median)",
+                     f"{f['fan_out'] * 1000:.0f} ms", f"{f['plain'] * 1000:.0f} ms send_to_group, no handlers",
+                     f"{f['fan_out'] / f['plain']:.1f}", f"ratio <= 3; lost {f['lost']} (target 0)"))
+    return rows
+
+
 SECTIONS: dict[str, Callable[[bool], list[Row]]] = {
     "lambda": lambda_rows, "messaging": messaging_rows, "gateway": gateway_rows, "store": store_rows,
     "asset": asset_rows,
+    "channels": channels_rows,
 }
 
 

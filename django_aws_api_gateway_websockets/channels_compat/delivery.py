@@ -66,9 +66,12 @@ async def run_handler(member: Connection, message: dict[str, Any], depth: int) -
         logger.error("Consumer %s raised in %r for %s", getattr(resolved.consumer_class, "__name__", resolved.app),
                      message.get("type"), member.connection_id, exc_info=outcome.error)
     try:
-        await sync_to_async(save_state)(member.connection_id, scope, outcome, before)
+        changes = state_changes(scope, outcome, before)
     except (TypeError, ValueError):
         logger.exception("State of %s not kept", member.connection_id)
+    else:
+        if changes:  # most handlers change nothing: no store write, no hop to the database thread
+            await sync_to_async(get_store().update_data)(member.connection_id, changes)
     return outcome
 
 
@@ -77,9 +80,9 @@ def snapshot(connection: Connection) -> tuple[str, str]:
     return canonical(connection.data.get(STATE_KEY, {})), canonical(connection.data.get(ATTRS_KEY, {}))
 
 
-def save_state(connection_id: str, scope: dict[str, Any], outcome: Outcome, before: tuple[str, str]) -> None:
-    """Keep ``scope["connection_state"]`` and the consumer's attributes when the event changed them (in one
-    write); a clear error if they cannot be kept (not JSON, too big)."""
+def state_changes(scope: dict[str, Any], outcome: Outcome, before: tuple[str, str]) -> dict[str, Any]:
+    """What to write to keep ``scope["connection_state"]`` and the consumer's attributes, if the event changed
+    them; a clear error if they cannot be kept (not JSON, too big)."""
     changes: dict[str, Any] = {}
     state = encode_state(scope.get("connection_state"))
     if state != before[0]:
@@ -88,8 +91,7 @@ def save_state(connection_id: str, scope: dict[str, Any], outcome: Outcome, befo
         attributes = encode_state(outcome.attributes, f"the attributes of {scope.get('path')}'s consumer")
         if attributes != before[1]:
             changes[ATTRS_KEY] = json.loads(attributes)
-    if changes:
-        get_store().update_data(connection_id, changes)
+    return changes
 
 
 # Posting -------------------------------------------------------------------------------------------------------
@@ -166,7 +168,11 @@ def flush_pending(connection: Connection) -> bool:
         return False
     frames, close_code = queued
     if frames:
-        post_frames([(_without_pending(connection), frames)])
+        try:
+            post_frames([(_without_pending(connection), frames)])
+        except Exception:
+            get_store().update_data(connection.connection_id, {PENDING_KEY: encode_pending(frames, close_code)})
+            raise  # put back for the next attempt, not lost
     if close_code is not None:
         close(connection, close_code)
     return True
@@ -194,8 +200,8 @@ def _flush_when_open(connection: Connection) -> None:
                 if messaging.connection_info(connection) is not None:
                     flush_pending(connection)
                     return
-            except Exception:
-                logger.exception("Connect queue of %s: cannot reach the @connections API", connection.connection_id)
+            except Exception:  # left in the store: it goes with the connection's next event
+                logger.exception("Connect queue of %s not sent now", connection.connection_id)
                 return
             if time.monotonic() + delay > deadline:
                 logger.warning("Connect queue of %s: the socket did not open within %ss; it goes with the "

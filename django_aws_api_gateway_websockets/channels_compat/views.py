@@ -214,10 +214,13 @@ class ChannelsWebSocketView(WebSocketView):
         """Store ``scope["connection_state"]`` and the consumer's attributes if the event changed them; what
         cannot be kept (not JSON, too big) is the consumer's error."""
         try:
-            delivery.save_state(connection.connection_id, scope, outcome, delivery.snapshot(connection))
+            changes = delivery.state_changes(scope, outcome, delivery.snapshot(connection))
         except (TypeError, ValueError) as exc:
             if outcome.error is None:
                 outcome.error = exc
+        else:
+            if changes:
+                self.store.update_data(connection.connection_id, changes)
         return outcome
 
     @staticmethod

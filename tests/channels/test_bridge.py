@@ -194,3 +194,32 @@ def test_group_send_from_ordinary_django_code_reaches_every_member(socket: Any, 
     async_to_sync(layer.send)(channel_name_for(members[0].connection_id), {"type": "shout", "text": "just you"})
     assert posted(fault_server, members[0].connection_id) == ["shout:from a view", "shout:just you"]
     assert [posted(fault_server, m.connection_id) for m in members[1:]] == [["shout:from a view"]] * 2
+
+
+@pytest.mark.parametrize("debug", [True, False])
+def test_errors_are_json_with_debug_on_and_off(socket: Any, settings: Any, debug: bool) -> None:
+    settings.DEBUG = debug
+    client = socket("/ws/json/news/")
+    for frame in ("not json", "[1, 2", ""):
+        response = client.send(frame)  # the JSON consumer raises on each: the client gets JSON, never a page
+        assert response.status_code == 500 and response.json() == {"error": "Internal server error."}
+    assert json.loads(client.send({"ok": 1}).body)["got"] == {"ok": 1}
+
+
+def test_any_route_parameter_and_any_frame_gets_an_answer_never_a_crash(socket: Any) -> None:
+    from hypothesis import HealthCheck, given, settings as hypothesis_settings, strategies as st
+
+    routes = st.sampled_from(["/ws/echo/", "/ws/json/x/", "/ws/room/a/"])
+
+    @hypothesis_settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck))
+    @given(path=st.one_of(routes, st.text(max_size=80)), frame=st.text(max_size=200))
+    def check(path: str, frame: str) -> None:
+        client = socket(path)
+        status = client.connect_response.status_code
+        assert status in (200, 400, 403, 404), status
+        assert client.connect_response.headers["Content-Type"] == "application/json"
+        if status == 200:
+            response = client.send(frame)
+            assert response.status_code == 200 or response.json() == {"error": "Internal server error."}
+
+    check()
