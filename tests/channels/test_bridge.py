@@ -223,3 +223,17 @@ def test_any_route_parameter_and_any_frame_gets_an_answer_never_a_crash(socket: 
             assert response.status_code == 200 or response.json() == {"error": "Internal server error."}
 
     check()
+
+
+def test_the_user_of_a_connect_token_is_scope_user_and_the_token_stays_out_of_the_scope(
+        socket: Any, django_user_model: Any) -> None:
+    from django_aws_api_gateway_websockets.tokens import make_connect_token
+
+    user = django_user_model.objects.create_user("tess")
+    client = socket("/ws/echo/", query={"token": make_connect_token(user), "lang": "en"})
+    assert client.connect_response.status_code == 200
+    report = client.send("scope").json()
+    assert report["user"] == "tess" and report["query_string"] == "lang=en" and report["session_key"] is None
+    user.set_password("changed")
+    user.save()
+    assert client.send("scope").status_code == 401  # as for every view: the user is checked at each message
