@@ -21,7 +21,6 @@ import asyncio
 import copy
 import logging
 import uuid
-from collections import defaultdict
 from typing import Any
 
 from asgiref.sync import sync_to_async
@@ -29,7 +28,7 @@ from channels.layers import BaseChannelLayer
 
 from ..store import Connection, get_store
 from .names import channel_name_for, connection_id_of
-from .runner import current_depth, current_event, current_run
+from .runner import Frame, Outcome, current_depth, current_event, current_run
 
 logger = logging.getLogger("django_aws_api_gateway_websockets.channels")
 
@@ -103,18 +102,17 @@ class ChannelLayer(BaseChannelLayer):
         depth = current_depth.get()
         if depth >= MAX_DEPTH:
             raise RecursionError(f"group_send/send nested {depth} deep (a handler sending to its own group?)")
-        members = await sync_to_async(delivery.with_scope_data)(members)
+        if any(delivery.SCOPE_KEY not in m.data for m in members):  # a store listing endpoints only (DynamoDB)
+            members = await sync_to_async(delivery.with_scope_data)(members)
         semaphore = asyncio.Semaphore(self.concurrency)
 
-        async def one(member: Connection) -> tuple[Connection, Any]:
+        async def one(member: Connection) -> tuple[Connection, Outcome | None]:
             async with semaphore:
                 return member, await delivery.run_handler(member, copy.deepcopy(message), depth + 1)
 
-        results = await asyncio.gather(*(one(m) for m in members))
-        outgoing: dict[str, Any] = {}
-        closing: list[Connection] = []
-        by_id = defaultdict(list)
-        for member, outcome in results:
+        outgoing: list[tuple[Connection, list[Frame]]] = []
+        closing: list[tuple[Connection, int | None]] = []
+        for member, outcome in await asyncio.gather(*(one(m) for m in members)):
             if outcome is None:
                 continue
             if event is not None and member.connection_id == event.connection_id:
@@ -122,13 +120,13 @@ class ChannelLayer(BaseChannelLayer):
                 if outcome.closed and event.close is None:
                     event.close = outcome
                 continue
-            by_id[member.connection_id] = outcome.frames
-            outgoing[member.connection_id] = member
+            outgoing.append((member, outcome.frames))
             if outcome.closed:
-                closing.append(member)
-        await sync_to_async(delivery.post_frames)([(outgoing[cid], frames) for cid, frames in by_id.items()])
-        for member in closing:
-            await sync_to_async(delivery.close)(member)
+                closing.append((member, outcome.close_code))
+        if any(frames for _, frames in outgoing):
+            await sync_to_async(delivery.post_frames)(outgoing)
+        for member, code in closing:
+            await sync_to_async(delivery.close)(member, code)
 
     # Helpers -------------------------------------------------------------------------------------------------
     def _connection_id(self, channel: str) -> str:

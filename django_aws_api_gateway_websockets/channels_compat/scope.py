@@ -42,7 +42,7 @@ _MAX_HEADER_VALUE = 2048
 _MAX_STORED_HEADERS_BYTES = 8 * 1024
 
 
-def _client_headers(request: HttpRequest) -> list[tuple[str, str]]:
+def client_headers(request: HttpRequest) -> list[tuple[str, str]]:
     secret_header = str(ws_settings.SHARED_SECRET_HEADER).lower()
     identity = request_context(request).get("identity")
     user_agent = identity.get("userAgent") if isinstance(identity, dict) else None
@@ -68,7 +68,7 @@ def _query_string(request: HttpRequest) -> str:
 
 def connect_essentials(request: HttpRequest, path: str) -> dict[str, Any]:
     """What is kept in the store at connect to rebuild the scope at every later event (JSON)."""
-    headers = _client_headers(request)
+    headers = client_headers(request)
     stored, size = [], 0
     for name, value in headers:
         if name in _NOT_STORED:

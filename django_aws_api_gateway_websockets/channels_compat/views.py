@@ -42,7 +42,7 @@ from . import delivery
 from .names import channel_name_for
 from .routing import Resolved, get_routing
 from .runner import EventContext, Outcome, current_event, run_consumer
-from .scope import (ATTRS_KEY, OPEN_KEY, PENDING_KEY, SCOPE_KEY, STATE_KEY, _client_headers, build_scope,
+from .scope import (ATTRS_KEY, OPEN_KEY, PENDING_KEY, SCOPE_KEY, STATE_KEY, client_headers, build_scope,
                     connect_essentials, event_scope)
 
 logger = logging.getLogger("django_aws_api_gateway_websockets.channels")
@@ -100,7 +100,7 @@ class ChannelsWebSocketView(WebSocketView):
         connection = replace(self.new_connection(request), data={SCOPE_KEY: essentials, STATE_KEY: {}, OPEN_KEY: 1})
         self.store.connect(connection)  # first: the consumer's connect() may join groups
         self.connection = connection
-        scope = build_scope(essentials, user=request.user, state={}, connect_headers=_client_headers(request))
+        scope = build_scope(essentials, user=request.user, state={}, connect_headers=client_headers(request))
         scope.update(url_route=resolved.url_route, path_remaining=resolved.path_remaining)
         event = EventContext(connection.connection_id, "connect")
         outcome = run_async(_run_event, resolved, scope, {"type": "websocket.connect"}, event, None)

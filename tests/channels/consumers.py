@@ -39,10 +39,17 @@ class EchoConsumer(WebsocketConsumer):
         if self.scope["query_string"] == b"refuse=1":
             self.close()
             return
+        if self.scope["query_string"] == b"boom=1":
+            raise RuntimeError("connect bug")
+        if self.scope["query_string"] == b"accept-close=1":
+            self.accept()
+            self.send(text_data="only this")
+            self.close(code=4003)
+            return
         self.accept("chat.v1" if "chat.v1" in self.scope["subprotocols"] else None)
         if self.scope["query_string"] == b"greet=1":
             self.send(text_data="welcome")
-            self.send(text_data=json.dumps({"channel": self.channel_name}))
+            self.send(text_data=json.dumps({"channel": self.channel_name, "connect_scope": scope_report(self.scope)}))
         self.scope["connection_state"]["connects"] = 1
 
     def receive(self, text_data=None, bytes_data=None):

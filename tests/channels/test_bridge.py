@@ -69,10 +69,27 @@ def test_scope_at_connect_has_the_cookies_and_its_sends_wait_for_the_socket(sock
     assert client.connect(query={"path": "/ws/echo/", "greet": "1"}, origin=ORIGIN).status_code == 200
     join_flushes()
     # 410 twice (not open yet), then the queue goes out in order, once.
-    assert posted(fault_server, "opening2-greet=") == ["welcome", json.dumps({"channel": channel_name_for("opening2-greet=")})]
+    frames = posted(fault_server, "opening2-greet=")
+    assert frames[0] == "welcome" and len(frames) == 2
+    greeting = json.loads(frames[1])
+    assert greeting["channel"] == channel_name_for("opening2-greet=")
+    connect_scope = greeting["connect_scope"]
+    assert connect_scope["keys"] == SCOPE_KEYS and connect_scope["user"] == "bob"
+    assert connect_scope["cookies"] == ["sessionid"] and "cookie" in connect_scope["headers"]  # at connect only
+    assert connect_scope["query_string"] == "greet=1"
     assert "channels_pending" not in get_store().get("opening2-greet=").data  # type: ignore[union-attr]
     assert client.send("hello").body == "echo:hello"
     assert len(posted(fault_server, "opening2-greet=")) == 2
+
+
+@pytest.mark.parametrize("bridge", ["dynamodb"], indirect=True)
+def test_accept_then_close_in_connect_sends_the_queue_then_closes(socket: Any, fault_server: Any) -> None:
+    client = socket("/ws/echo/", query={"accept-close": "1"}, connection_id="opening1-ac=")
+    assert client.connect_response.status_code == 200  # accepted: API Gateway opens the socket ...
+    join_flushes()
+    assert posted(fault_server, "opening1-ac=") == ["only this"]  # ... what was sent goes, then the close
+    assert fault_server.deleted == ["opening1-ac="]
+    assert not get_store().get("opening1-ac=").connected  # type: ignore[union-attr]
 
 
 def test_a_connect_queue_the_socket_was_too_slow_for_goes_first_at_the_next_event(socket: Any, fault_server: Any,
@@ -170,6 +187,10 @@ def test_refused_unknown_and_malformed_connects(socket: Any) -> None:
     refused = socket("/ws/echo/", query={"refuse": "1"})
     assert refused.connect_response.status_code == 403
     assert not get_store().get(refused.connection_id).connected  # type: ignore[union-attr]
+    broken = socket("/ws/echo/", query={"boom": "1"})
+    assert broken.connect_response.status_code == 500
+    assert broken.connect_response.json() == {"error": "Internal server error."}
+    assert not get_store().get(broken.connection_id).connected  # type: ignore[union-attr]
     assert socket("/ws/nowhere/").connect_response.status_code == 404
     assert socket(None).connect_response.status_code == 404  # no ?path=: "/", which no route serves
     assert socket("ws/echo/").connect_response.status_code == 400

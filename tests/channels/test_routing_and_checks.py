@@ -76,3 +76,22 @@ def test_system_checks() -> None:
         assert [m.id for m in check_channels_bridge()] == ["django_aws_api_gateway_websockets.W102"]
     with override_settings(WEBSOCKETS={"VIEW": "app.websocket_views.ChatView"}):
         assert check_channels_bridge() == []  # not using the bridge: nothing to say
+
+
+def test_the_app_and_its_checks_work_without_channels_installed() -> None:
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    code = ("import sys; sys.modules['channels'] = None\n"  # as if Channels were not installed
+            "import django; django.setup()\n"
+            "from django.core.management import call_command; call_command('check')\n"
+            "import django_aws_api_gateway_websockets.channels_compat as bridge\n"
+            "try:\n    bridge.ChannelLayer\nexcept ImportError:\n    print('bridge needs channels')\n")
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "tests.settings"}
+    result = subprocess.run([sys.executable, "-c", code], cwd=Path(__file__).resolve().parents[2], env=env,
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert "System check identified no issues" in result.stdout + result.stderr
+    assert "bridge needs channels" in result.stdout

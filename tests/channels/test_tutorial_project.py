@@ -98,6 +98,13 @@ def test_two_websocket_clients_chat_on_the_local_gateway(gateway: tuple[int, str
             assert json.loads(await asyncio.wait_for(carol.recv(), 10)) == {"message": "other room"}
             with pytest.raises(asyncio.TimeoutError):
                 await asyncio.wait_for(alice.recv(), 0.3)  # rooms are groups: nothing crosses over
+        # Six members, all posting at once: every message reaches every member, none lost, none twice.
+        crowd = [await websockets.connect(url.replace("lobby", "hall"), origin=origin) for _ in range(6)]
+        await asyncio.gather(*(ws.send(json.dumps({"message": f"from {i}"})) for i, ws in enumerate(crowd)))
+        for ws in crowd:
+            got = [json.loads(await asyncio.wait_for(ws.recv(), 10))["message"] for _ in range(6)]
+            assert sorted(got) == sorted(f"from {i}" for i in range(6))
+        await asyncio.gather(*(ws.close() for ws in crowd))
         # As Channels' AllowedHostsOriginValidator: no Origin, no socket. A path after the stage is not the API.
         for bad_url, headers in ((url, {}), (f"ws://127.0.0.1:{port}/local/ws/chat/lobby/", {"origin": origin})):
             with pytest.raises(websockets.InvalidStatus):

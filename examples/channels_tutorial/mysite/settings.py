@@ -75,6 +75,11 @@ ASGI_APPLICATION = "mysite.asgi.application"
 # ------------------------------------------------------------------------------------------------------------
 INSTALLED_APPS += ["django_aws_api_gateway_websockets"]
 
+# Locally, the gateway runs up to 16 events at once on SQLite: WAL lets readers and the writer overlap, and
+# IMMEDIATE transactions wait for the write lock instead of failing with "database is locked".
+DATABASES["default"]["OPTIONS"] = {"transaction_mode": "IMMEDIATE",
+                                   "init_command": "PRAGMA journal_mode=WAL; PRAGMA busy_timeout=5000;"}
+
 # The tutorial's channels_redis layer, replaced: groups live in the connection store, group_send runs the
 # members' handlers at once and posts through API Gateway's @connections API.
 CHANNEL_LAYERS = {
