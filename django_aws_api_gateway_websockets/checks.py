@@ -58,6 +58,16 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]
             if not isinstance(secret, str) or len(secret) < 16:
                 errors.append(_error(7, "Each WEBSOCKETS['SHARED_SECRETS'] entry must be a string of 16+ characters."))
 
+    http_integration = ws_settings.HTTP_INTEGRATION
+    if not isinstance(http_integration, bool):
+        errors.append(_error(17, "WEBSOCKETS['HTTP_INTEGRATION'] must be True or False."))
+    elif http_integration and not secrets:
+        errors.append(_error(
+            16, "WEBSOCKETS['HTTP_INTEGRATION'] is True but WEBSOCKETS['SHARED_SECRETS'] is empty: every WebSocket "
+            "event API Gateway sends over HTTP will be refused (403), since anybody could forge one.",
+            hint="Set WEBSOCKETS['SHARED_SECRETS'] = ['<a long random secret>'] and map it into the "
+            f"{ws_settings.SHARED_SECRET_HEADER!r} header in each route's integration request parameters."))
+
     for key in ("CONNECT_RATE_LIMIT_PER_IP", "CONNECT_RATE_LIMIT_PER_USER"):
         value = getattr(ws_settings, key)
         if value is not None:

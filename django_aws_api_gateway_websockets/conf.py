@@ -20,9 +20,12 @@ DEFAULTS: dict[str, Any] = {
     # Origins allowed to open a socket ("https://example.com"). None: the Origin's host must be in
     # ALLOWED_HOSTS. A connect request without an Origin header (not a browser) is not affected.
     "ALLOWED_ORIGINS": None,
-    # Shared secrets API Gateway adds to every HTTP integration request (a list allows rotation).
-    # Empty: no secret is required.
+    # Shared secrets API Gateway adds to every HTTP integration request (a list allows rotation). Requests
+    # that neither came through the Lambda adapter nor carry one of them are refused (403).
     "SHARED_SECRETS": [],
+    # Say that API Gateway reaches this project over HTTP integrations (not through the Lambda adapter): the
+    # system checks then require SHARED_SECRETS.
+    "HTTP_INTEGRATION": False,
     "SHARED_SECRET_HEADER": "X-Websocket-Secret",
     # Connection attempt rate limits, "N/second|minute|hour|day"; None disables a limit.
     "CONNECT_RATE_LIMIT_PER_IP": "60/minute",

@@ -118,8 +118,11 @@ class Connection:
         }
         if query:
             multi_query = {k: (list(v) if isinstance(v, list) else [v]) for k, v in query.items()}
-            event["queryStringParameters"] = {k: v[-1] for k, v in multi_query.items()}
-            event["multiValueQueryStringParameters"] = multi_query
+            # A parameter with no value at all is not in the query string: API Gateway omits it.
+            multi_query = {k: v for k, v in multi_query.items() if v}
+            if multi_query:
+                event["queryStringParameters"] = {k: v[-1] for k, v in multi_query.items()}
+                event["multiValueQueryStringParameters"] = multi_query
         return event
 
     def message_event(self, body: str | bytes, route_key: str = "$default", binary: bool = False) -> dict[str, Any]:

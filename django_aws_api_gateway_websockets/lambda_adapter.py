@@ -22,6 +22,7 @@ from django.urls import reverse
 
 from .conf import region, ws_settings
 from .events import CONNECT, DISCONNECT, EVENT_TYPES, MESSAGE, is_websocket_event
+from .security import ANSWERED_KEY, CONNECTION_ID_RE, EVENT_TYPE_KEY
 
 logger = logging.getLogger("django_aws_api_gateway_websockets")
 
@@ -44,6 +45,9 @@ _SYNTHESISED = (
 )
 _HOST_RE = re.compile(r"^[A-Za-z0-9.-]{1,253}(:\d{1,5})?$|^\[[0-9A-Fa-f:.]+\](:\d{1,5})?$")
 _TRACE_RE = re.compile(r"^[A-Za-z0-9=;:_.-]{1,256}$")
+# API Gateway's own values: ids of letters and digits, stage names of letters, digits, "-" and "_".
+_API_ID_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+_STAGE_RE = re.compile(r"^\$?[A-Za-z0-9_-]{1,128}$")
 
 
 class BadEvent(ValueError):
@@ -59,11 +63,26 @@ def _bad_request(message: str) -> dict[str, Any]:
     return _response(400, json.dumps({"error": message}))
 
 
-def _str_field(context: dict[str, Any], name: str) -> str:
+def _str_field(context: dict[str, Any], name: str, pattern: re.Pattern[str] | None = None) -> str:
     value = context.get(name)
     if not isinstance(value, str) or not value or len(value) > 1024:
         raise BadEvent(f"requestContext.{name} must be a non-empty string")
+    if pattern is not None and not pattern.match(value):
+        raise BadEvent(f"requestContext.{name} is not a valid value")
     return value
+
+
+def _check_optional_fields(context: dict[str, Any]) -> None:
+    """The requestContext fields the view reads besides the required ones: odd types are not API Gateway's."""
+    identity = context.get("identity")
+    if identity is not None and not isinstance(identity, dict):
+        raise BadEvent("requestContext.identity must be an object")
+    code = context.get("disconnectStatusCode")
+    if code is not None and (type(code) is not int or not 0 <= code <= 65535):
+        raise BadEvent("requestContext.disconnectStatusCode must be an integer from 0 to 65535")
+    reason = context.get("disconnectReason")
+    if reason is not None and not isinstance(reason, str):
+        raise BadEvent("requestContext.disconnectReason must be a string")
 
 
 def _client_headers(event: dict[str, Any]) -> dict[str, str]:
@@ -116,8 +135,8 @@ class WebSocketEventTranslator:
         event_type = context.get("eventType")
         if event_type not in EVENT_TYPES:
             raise BadEvent("requestContext.eventType must be CONNECT, DISCONNECT or MESSAGE")
-        connection_id = _str_field(context, "connectionId")
-        api_id = _str_field(context, "apiId")
+        connection_id = _str_field(context, "connectionId", CONNECTION_ID_RE)
+        api_id = _str_field(context, "apiId", _API_ID_RE)
         domain = _str_field(context, "domainName")
         if not _HOST_RE.match(domain):
             raise BadEvent("requestContext.domainName is not a host name")
@@ -126,7 +145,8 @@ class WebSocketEventTranslator:
             # Checked per event (a list lookup): settings can change under tests, and a recorded event from
             # another region, replayed locally, is as trustworthy as one from our own region.
             trust_execute_api_host(execute_api.group(2))
-        _str_field(context, "stage")
+        _str_field(context, "stage", _STAGE_RE)
+        _check_optional_fields(context)
         identity = context.get("identity")
         source_ip = identity.get("sourceIp") if isinstance(identity, dict) else None
         source_ip = source_ip if isinstance(source_ip, str) and len(source_ip) <= 64 else ""
@@ -154,10 +174,6 @@ class WebSocketEventTranslator:
                 "Connection": "Upgrade" if event_type == CONNECT else "keep-alive",
             }
         )
-        secrets_: list[str] = ws_settings.SHARED_SECRETS
-        if secrets_:
-            # The event came through Lambda from API Gateway: it is trusted, so it carries the secret.
-            headers[ws_settings.SHARED_SECRET_HEADER] = secrets_[0]
         translated: dict[str, Any] = {
             "httpMethod": "POST",
             "path": self.paths[_KIND_OF[event_type]],
@@ -206,6 +222,9 @@ def make_websocket_handler(wsgi_app: Any, *, view: Any = None, url_namespace: st
     view_class = view or configured_view()
     paths = {kind: reverse(f"{url_namespace}:{kind}") for kind in _KIND_OF.values()}
     translator = WebSocketEventTranslator(view_class.expected_useragent_prefix, paths)
+    # Two apig-wsgi handlers: WebSocket events run through an app that marks them as trusted (an environ key
+    # no HTTP client can set); every other event (HTTP API, REST, ALB) runs through the app unchanged.
+    websocket_handler = make_lambda_handler(_marked(wsgi_app), binary_support=True)
     apig_handler = make_lambda_handler(wsgi_app, binary_support=True)
     trust_execute_api_host(region())
 
@@ -214,7 +233,7 @@ def make_websocket_handler(wsgi_app: Any, *, view: Any = None, url_namespace: st
             return _bad_request(f"event must be a JSON object, not {type(event).__name__}")
         try:
             if is_websocket_event(event):
-                return _websocket_response(apig_handler(translator.translate(event), context))
+                return _websocket_response(websocket_handler(translator.translate(event), context))
             return apig_handler(event, context)
         except BadEvent as exc:
             return _bad_request(str(exc))
@@ -226,6 +245,38 @@ def make_websocket_handler(wsgi_app: Any, *, view: Any = None, url_namespace: st
             return _response(500, '{"error": "Internal server error."}')
 
     return handler
+
+
+def _marked(wsgi_app: Any) -> Any:
+    """``wsgi_app`` with the request marked as made from an API Gateway WebSocket event
+    (:data:`~django_aws_api_gateway_websockets.security.EVENT_TYPE_KEY`). Only the adapter calls it, only with
+    events it translated itself."""
+
+    def app(environ: dict[str, Any], start_response: Any) -> Any:
+        context = environ.get("apig_wsgi.request_context")
+        environ[EVENT_TYPE_KEY] = context.get("eventType") if isinstance(context, dict) else None
+        started: list[Any] = []
+
+        def capture(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
+            started[:] = [status, headers, exc_info]
+            return lambda data: None  # Django never uses write()
+
+        result = wsgi_app(environ, capture)
+        status, headers, exc_info = started
+        content_type = next((v for k, v in headers if k.lower() == "content-type"), "")
+        if environ.get(ANSWERED_KEY) or int(status[:3]) < 400 or content_type.startswith("application/json"):
+            start_response(status, headers, exc_info)
+            return result
+        # Django or a middleware answered before the view ran (a refused Host, an error page, with DEBUG its
+        # technical page): a socket gets a JSON error, never a page.
+        if hasattr(result, "close"):
+            result.close()
+        logger.warning("WebSocket event answered %s before reaching the view", status)
+        body = json.dumps({"error": status[4:] or "Error"}).encode()
+        start_response(status, [("Content-Type", "application/json"), ("Content-Length", str(len(body)))])
+        return [body]
+
+    return app
 
 
 def _websocket_response(response: dict[str, Any]) -> dict[str, Any]:

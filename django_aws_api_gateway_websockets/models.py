@@ -72,7 +72,11 @@ class WebSocketSession(models.Model):
 
     # Groups -----------------------------------------------------------------------------------------
     def join_group(self, group: str) -> None:
-        WebSocketGroupMembership.objects.get_or_create(session=self, group=group)
+        """Join ``group`` if this connection is open (a closed one joins nothing); ValueError for a name no
+        store accepts."""
+        from .store.orm import OrmStore
+
+        OrmStore(model=type(self)).join(self.connection_id, group)
 
     def leave_group(self, group: str) -> None:
         WebSocketGroupMembership.objects.filter(session=self, group=group).delete()

@@ -79,7 +79,7 @@ def select_route_key(body: str | bytes, route_names: Iterable[str], selection_ke
     that is not a JSON object)."""
     try:
         parsed = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):  # RecursionError: absurdly deep nesting
         return "$default"
     if isinstance(parsed, dict):
         value = parsed.get(selection_key)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import hmac
 import ipaddress
+import re
 from urllib.parse import urlsplit
 
 from django.conf import settings
@@ -12,6 +13,25 @@ from django.http import HttpRequest
 from django.http.request import split_domain_port, validate_host
 
 from .conf import ws_settings
+
+# The WSGI environ key the Lambda adapter sets on the requests it makes from API Gateway WebSocket events
+# (the event type). Headers reach the environ as HTTP_*, so no HTTP client can set this key.
+EVENT_TYPE_KEY = "django_aws_api_gateway_websockets.event_type"
+EVENT_TYPES = ("CONNECT", "DISCONNECT", "MESSAGE")
+# Set by WebSocketView.dispatch on the request it answered: the adapter then knows the response is the
+# view's own (anything else, a middleware's or Django's error page, is turned into a JSON error).
+ANSWERED_KEY = "django_aws_api_gateway_websockets.answered"
+
+# What a connection id can look like: API Gateway's are 16 characters of base64 ("L0SM9cOFvHcCIhw=").
+CONNECTION_ID_RE = re.compile(r"^[A-Za-z0-9+/=_-]{1,128}$")
+
+UNTRUSTED_MESSAGE = (
+    "Forbidden: this request did not come from API Gateway. WebSocket events are accepted when they come "
+    "through the Lambda adapter (make_websocket_handler), or, in API Gateway's HTTP integration mode, when "
+    "they carry one of WEBSOCKETS['SHARED_SECRETS'] in the {header} header: set WEBSOCKETS['SHARED_SECRETS'] "
+    "(and WEBSOCKETS['HTTP_INTEGRATION'] = True) and map the secret into that header in each route's "
+    "integration request parameters."
+)
 
 
 @functools.lru_cache(maxsize=256)
@@ -56,17 +76,33 @@ def origin_allowed(origin: str) -> bool:
     return any(_normalise_origin(entry) == normalised for entry in allowed)
 
 
+def came_through_lambda_adapter(request: HttpRequest) -> bool:
+    """True when the Lambda adapter made this request from an API Gateway WebSocket event."""
+    return request.META.get(EVENT_TYPE_KEY) in EVENT_TYPES
+
+
 def shared_secret_ok(request: HttpRequest) -> bool:
-    """True when no secret is configured, or the request carries one of them (constant-time compare)."""
+    """True when the request carries one of ``WEBSOCKETS["SHARED_SECRETS"]`` (constant-time compare); False
+    when none is configured or the header is missing, wrong or not even text."""
     secrets: list[str] = ws_settings.SHARED_SECRETS
     if not secrets:
-        return True
+        return False
     given = header(request, ws_settings.SHARED_SECRET_HEADER)
+    try:
+        given_bytes = given.encode("utf-8")
+    except UnicodeEncodeError:  # lone surrogates: what a non-UTF-8 header can decode to
+        return False
     ok = False
     for secret in secrets:
         # Compare against every secret so timing does not reveal which one matched.
-        ok |= hmac.compare_digest(given.encode(), secret.encode())
-    return ok
+        ok |= hmac.compare_digest(given_bytes, str(secret).encode("utf-8", "surrogatepass"))
+    return bool(given_bytes) and ok
+
+
+def request_is_trusted(request: HttpRequest) -> bool:
+    """A WebSocket view's gate: the request provably came from API Gateway (see :data:`EVENT_TYPE_KEY`), or
+    carries a valid shared secret (HTTP integration mode)."""
+    return came_through_lambda_adapter(request) or shared_secret_ok(request)
 
 
 def client_ip(request: HttpRequest) -> str | None:

@@ -7,8 +7,8 @@ import logging
 from typing import Any, ClassVar
 
 from django.contrib.auth.models import AnonymousUser
-from django.core.exceptions import BadRequest, PermissionDenied
-from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest, JsonResponse
+from django.core.exceptions import BadRequest, PermissionDenied, SuspiciousOperation, ValidationError
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBadRequest, JsonResponse
 from django.utils.decorators import classonlymethod
 from django.views import View
 from django.views.decorators.csrf import csrf_exempt
@@ -17,8 +17,20 @@ from . import ratelimit, signals
 from .auth import auth_hash_of, user_for_connection, user_from_cookie, user_from_token
 from .conf import ws_settings
 from .routing import Route, collect_routes
-from .security import client_ip, has_header, header, meta_key, origin_allowed, shared_secret_ok
+from .security import (
+    ANSWERED_KEY,
+    CONNECTION_ID_RE,
+    UNTRUSTED_MESSAGE,
+    came_through_lambda_adapter,
+    client_ip,
+    has_header,
+    header,
+    meta_key,
+    origin_allowed,
+    request_is_trusted,
+)
 from .store import Connection, ConnectionStore, get_store
+from .store.base import InvalidGroupName, check_group_name
 from .store.orm import OrmStore
 from .tokens import InvalidConnectToken, consume_connect_token, make_connect_token
 
@@ -43,7 +55,10 @@ def route_kind_from_url(url_kwargs: dict[str, Any]) -> str:
 
 
 def request_context(request: HttpRequest) -> dict[str, Any]:
-    """The API Gateway ``requestContext`` of a Lambda-delivered request ({} in HTTP integration mode)."""
+    """The API Gateway ``requestContext`` of a request the Lambda adapter made from a WebSocket event ({} for
+    any other request, HTTP integration mode included)."""
+    if not came_through_lambda_adapter(request):
+        return {}
     value = request.META.get("apig_wsgi.request_context")
     return value if isinstance(value, dict) else {}
 
@@ -58,6 +73,27 @@ def connect_token(request: HttpRequest) -> JsonResponse:
                              "expires_in": int(ws_settings.CONNECT_TOKEN_MAX_AGE)})
     response["Cache-Control"] = "no-store"
     return response
+
+
+def _identity_user_agent(context: dict[str, Any]) -> str:
+    identity = context.get("identity")
+    value = identity.get("userAgent") if isinstance(identity, dict) else None
+    return value if isinstance(value, str) else ""
+
+
+def _depth_within(value: Any, raw: bytes, limit: int) -> bool:
+    """True when ``value`` (parsed from ``raw``) nests arrays and objects at most ``limit`` deep. Bodies with
+    fewer brackets than the limit cannot exceed it, so most messages skip the walk."""
+    if raw.count(b"[") + raw.count(b"{") <= limit:
+        return True
+    level: list[Any] = [value]
+    for _ in range(limit):  # after round n, `level` holds the containers at depth n + 2
+        level = [child for item in level if isinstance(item, (list, dict))
+                 for child in (item.values() if isinstance(item, dict) else item)
+                 if isinstance(child, (list, dict))]
+        if not level:
+            return True
+    return False
 
 
 class WebSocketView(View):
@@ -103,6 +139,19 @@ class WebSocketView(View):
     # Sec-WebSocket-Protocol) is echoed in the $connect response, which API Gateway puts in the handshake.
     subprotocols: list[str] = []
 
+    # Deepest nesting of arrays and objects accepted in a message body (deeper: 400). Keeps hostile bodies
+    # ("[[[[...") from exhausting the stack in the parser, in route handlers or when a reply is serialised.
+    max_json_depth: int = 64
+    # Exceptions a handler may raise and the status they answer with ({"error": message}); the most specific
+    # class in an exception's MRO wins. Extend it for your own exceptions, or override handle_exception.
+    exception_statuses: ClassVar[dict[type[BaseException], int]] = {
+        BadRequest: 400,
+        SuspiciousOperation: 400,
+        PermissionDenied: 403,
+        Http404: 404,
+        ValidationError: 400,
+    }
+
     routes: ClassVar[dict[str, Route]] = {}
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
@@ -133,7 +182,11 @@ class WebSocketView(View):
         if length > limit:
             self.body_error = (413, f"Message too large: {length} bytes, the limit is {limit} bytes.")
             return
-        raw = request.body
+        try:
+            raw = request.body
+        except OSError:  # the client went away mid-body (UnreadablePostError)
+            self.body_error = (400, "Message body could not be read.")
+            return
         if len(raw) > limit:
             self.body_error = (413, f"Message too large: {len(raw)} bytes, the limit is {limit} bytes.")
             return
@@ -147,6 +200,12 @@ class WebSocketView(View):
         except ValueError:
             self.body_error = (400, "Message body is not valid JSON.")
             return
+        except RecursionError:
+            self.body_error = (400, f"Message body is nested too deeply (at most {self.max_json_depth} levels).")
+            return
+        if not _depth_within(parsed, raw, self.max_json_depth):
+            self.body_error = (400, f"Message body is nested too deeply (at most {self.max_json_depth} levels).")
+            return
         if not isinstance(parsed, dict):
             self.body_error = (400, "Message body must be a JSON object.")
             return
@@ -155,14 +214,46 @@ class WebSocketView(View):
     def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         """Determine the correct method to call. The method will map to the route_selection_key or default.
 
-        Checks for the expected headers, the user agent and the API id; then connect and disconnect run for
-        their URL kinds, and a message runs the declared route named by ``body[route_selection_key]``, or
-        ``default`` when no declared route has that name.
+        Checks that the request came from API Gateway, the expected headers, the user agent and the API id;
+        then connect and disconnect run for their URL kinds, and a message runs the declared route named by
+        ``body[route_selection_key]``, or ``default`` when no declared route has that name. Whatever a handler
+        raises is answered as JSON by :meth:`handle_exception`.
         """
+        try:
+            response = self._dispatch(request, *args, **kwargs)
+        except Exception as exc:
+            response = self.handle_exception(request, exc)
+        request.META[ANSWERED_KEY] = True
+        return response
+
+    def handle_exception(self, request: HttpRequest, exc: Exception) -> HttpResponse:
+        """The JSON answer ``{"error": ...}`` for an exception raised while handling a WebSocket request.
+
+        Exceptions in :attr:`exception_statuses` answer with their status and message (a
+        ``SuspiciousOperation`` with a plain "Bad request.", logged on ``django.security.*`` as Django does);
+        anything else is logged with its traceback and answered 500 "Internal server error.". Never a
+        debug page, whatever ``DEBUG`` says. Override to map your own exceptions and call ``super()`` for the
+        rest.
+        """
+        status = next((self.exception_statuses[k] for k in type(exc).__mro__ if k in self.exception_statuses), None)
+        if status is None:
+            logger.error("WebSocket handler error (%s, %s)", *self._log_ids(), exc_info=exc)
+            return JsonResponse({"error": "Internal server error."}, status=500)
+        if isinstance(exc, SuspiciousOperation):
+            logging.getLogger(f"django.security.{type(exc).__name__}").error(str(exc)[:500])
+            return self._error(status, "Bad request.")
+        if isinstance(exc, ValidationError):
+            message = "; ".join(str(m) for m in exc.messages)
+        else:
+            message = str(exc)
+        default = {403: "Permission denied.", 404: "Not found."}.get(status, "Bad request.")
+        return self._error(status, message or default)
+
+    def _dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         if request.method is None or request.method.lower() not in self.http_method_names:
             return self.http_method_not_allowed(request, *args, **kwargs)
-        if not shared_secret_ok(request):
-            return self._error(403, "Forbidden: missing or wrong integration secret.")
+        if not request_is_trusted(request):
+            return self._error(403, UNTRUSTED_MESSAGE.format(header=ws_settings.SHARED_SECRET_HEADER))
         required = list(self.required_headers)
         if self.route_kind == CONNECT:
             required += self.required_connection_headers
@@ -174,6 +265,8 @@ class WebSocketView(View):
             return self._error(403, "Forbidden: request from an unexpected API Gateway API.")
         if not self.connection_id and self.route_kind != DISCONNECT:
             return self._return_bad_request("Missing connection id.")
+        if self.connection_id and not CONNECTION_ID_RE.match(self.connection_id):
+            return self._return_bad_request("Invalid connection id.")
 
         if self.route_kind == CONNECT:
             return self._dispatch_connect(request, *args, **kwargs)
@@ -279,7 +372,7 @@ class WebSocketView(View):
             user_name=user.get_username() if user is not None and user.is_authenticated else "",
             auth_hash=auth_hash_of(user) if user is not None else "",
             client_ip=client_ip(request),
-            user_agent=str(context.get("identity", {}).get("userAgent") or header(request, "User-Agent")),
+            user_agent=_identity_user_agent(context) or header(request, "User-Agent"),
         )
 
     def select_subprotocol(self, request: HttpRequest) -> str | None:
@@ -291,9 +384,10 @@ class WebSocketView(View):
         context = request_context(request)
         status_code = context.get("disconnectStatusCode")
         reason = context.get("disconnectReason")
+        valid_code = type(status_code) is int and 0 <= status_code <= 65535
         changed = self.store.disconnect(
             self.connection_id,
-            status_code=status_code if isinstance(status_code, int) else None,
+            status_code=status_code if valid_code else None,
             reason=reason if isinstance(reason, str) else "",
         )
         if changed:
@@ -356,9 +450,10 @@ class WebSocketView(View):
 
     @staticmethod
     def _checked_group(group: object) -> str:
-        if not isinstance(group, str) or not 1 <= len(group) <= 150:
-            raise BadRequest("A group name must be a string of 1 to 150 characters.")
-        return group
+        try:
+            return check_group_name(group)
+        except InvalidGroupName as exc:
+            raise BadRequest(str(exc)) from exc
 
     def _return_bad_request(self, message: str) -> HttpResponseBadRequest:
         """Log a warning and return a 400 with a JSON error body (never echoing request headers)."""

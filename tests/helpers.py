@@ -8,6 +8,10 @@ from typing import Any
 from django.test import Client
 from django.http import HttpResponse
 
+from tests.settings import TEST_SECRET
+
+__all__ = ["TEST_SECRET", "GatewayPoster", "gateway_headers"]
+
 
 def gateway_headers(connection_id: str = "Aa1Bb2Cc3Dd=", api_id: str = "testapi01", *, connect: bool = False,
                     **extra: str) -> dict[str, str]:
@@ -22,6 +26,7 @@ def gateway_headers(connection_id: str = "Aa1Bb2Cc3Dd=", api_id: str = "testapi0
         "Connectionid": connection_id,
         "User-Agent": f"AmazonAPIGateway_{api_id}",
         "X-Amzn-Apigateway-Api-Id": api_id,
+        "X-Websocket-Secret": TEST_SECRET,
     }
     if connect:
         headers.update(

@@ -2,6 +2,9 @@
 
 from app.settings import *  # noqa: F403
 
+# The shared secret the HTTP-integration-mode tests send (tests/helpers.GatewayPoster), as API Gateway would.
+TEST_SECRET = "tests-integration-secret-0123456789"
+
 ALLOWED_HOSTS = []  # as documented: Django's test runner adds 'testserver'
 DEBUG = False
 DATABASES = {"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": ":memory:"}}
@@ -10,6 +13,8 @@ CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"
 WEBSOCKETS = {
     "VIEW": "app.websocket_views.ChatView",
     "ENDPOINT_URL": None,
+    # The HTTP-integration-mode tests (tests/helpers.GatewayPoster) send it, as API Gateway would.
+    "SHARED_SECRETS": [TEST_SECRET],
 }
 LOGGING = {
     "version": 1,

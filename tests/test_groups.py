@@ -11,7 +11,7 @@ from django.test import Client, override_settings
 
 from django_aws_api_gateway_websockets.models import WebSocketGroupMembership, WebSocketSession
 from django_aws_api_gateway_websockets.store import get_store
-from tests.helpers import GatewayPoster
+from tests.helpers import TEST_SECRET, GatewayPoster
 
 pytestmark = [pytest.mark.urls("tests.urls"), pytest.mark.django_db]
 
@@ -58,7 +58,7 @@ def test_group_permission_setting(client: Client) -> None:
     browser.force_login(user)
     gateway = GatewayPoster(client, "/base/")
     gateway.connect(Cookie=f"sessionid={browser.cookies['sessionid'].value}")
-    with override_settings(WEBSOCKETS={"GROUP_JOIN_PERMISSION": "django_aws_api_gateway_websockets.add_websocketgroupmembership"}):
+    with override_settings(WEBSOCKETS={"SHARED_SECRETS": [TEST_SECRET], "GROUP_JOIN_PERMISSION": "django_aws_api_gateway_websockets.add_websocketgroupmembership"}):
         assert gateway.message({"action": "join", "group": "vip"}).status_code == 403
         user.user_permissions.add(Permission.objects.get(codename="add_websocketgroupmembership"))
         assert groups_of(gateway.message({"action": "join", "group": "vip"})) == ["vip"]

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from django_aws_api_gateway_websockets.models import WebSocketSession
 from django_aws_api_gateway_websockets.ratelimit import Rate, parse_rate
 from django_aws_api_gateway_websockets.security import client_ip, origin_allowed
-from tests.helpers import GatewayPoster
+from tests.helpers import TEST_SECRET, GatewayPoster
 
 pytestmark = [pytest.mark.urls("tests.urls"), pytest.mark.django_db]
 
@@ -23,7 +23,7 @@ def base(client: Client) -> GatewayPoster:
 
 
 def ws(**values: object) -> object:
-    return override_settings(WEBSOCKETS={"VIEW": "app.websocket_views.ChatView", **values})
+    return override_settings(WEBSOCKETS={"VIEW": "app.websocket_views.ChatView", "SHARED_SECRETS": [TEST_SECRET], **values})
 
 
 # Origins ------------------------------------------------------------------------------------------------

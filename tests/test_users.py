@@ -10,7 +10,7 @@ from django.test import Client, override_settings
 
 from django_aws_api_gateway_websockets import signals
 from django_aws_api_gateway_websockets.models import WebSocketSession
-from tests.helpers import GatewayPoster
+from tests.helpers import TEST_SECRET, GatewayPoster
 
 pytestmark = [pytest.mark.urls("tests.urls"), pytest.mark.django_db]
 
@@ -76,7 +76,7 @@ def test_changed_password_stops_messages(browser: Client, user) -> None:  # type
     assert gateway.message({"action": "ping"}).status_code == 401
 
 
-@override_settings(WEBSOCKETS={"ENDPOINT_URL": "http://127.0.0.1:9"})
+@override_settings(WEBSOCKETS={"ENDPOINT_URL": "http://127.0.0.1:9", "SHARED_SECRETS": [TEST_SECRET]})
 def test_logout_closes_the_users_connections(browser: Client, user) -> None:  # type: ignore[no-untyped-def]
     gateway = GatewayPoster(Client(), "/base/")
     gateway.connect("one=", Cookie=cookie_of(browser))

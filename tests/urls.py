@@ -66,6 +66,43 @@ class CountingView(WebSocketView):
         return super().default(request, *args, **kwargs)
 
 
+class TeapotError(Exception):
+    """A project's own exception, mapped through exception_statuses."""
+
+
+class RaisingView(WebSocketView):
+    """Routes that raise what handlers raise: Django's exceptions, a project's own, and a plain bug."""
+
+    required_connection_headers: list[str] = []
+    exception_statuses = {**WebSocketView.exception_statuses, TeapotError: 418}
+
+    @route("raise")
+    def raise_(self, request: HttpRequest, *args: Any, **kwargs: Any) -> JsonResponse:
+        from django.core.exceptions import BadRequest, PermissionDenied, SuspiciousOperation, ValidationError
+        from django.http import Http404
+
+        kind = self.body.get("kind")
+        raise {
+            "BadRequest": BadRequest("bad input"),
+            "SuspiciousOperation": SuspiciousOperation("secret detail /etc/passwd"),
+            "PermissionDenied": PermissionDenied("not yours"),
+            "Http404": Http404("no such room"),
+            "ValidationError": ValidationError(["too short", "too plain"]),
+            "Teapot": TeapotError("short and stout"),
+            "Mapped": LookupError("custom hook"),
+        }.get(kind, ZeroDivisionError("a plain bug"))
+
+    @route("join")
+    def join(self, request: HttpRequest, *args: Any, **kwargs: Any) -> JsonResponse:
+        self.join_group(self.body["group"])
+        return JsonResponse({"groups": self.group_names()})
+
+    def handle_exception(self, request: HttpRequest, exc: Exception) -> Any:
+        if isinstance(exc, LookupError):
+            return JsonResponse({"error": "mapped by the hook", "kind": "lookup"}, status=409)
+        return super().handle_exception(request, exc)
+
+
 class LockedView(CountingView):
     aws_api_gateway_id = "testapi01"
     login_required = True
@@ -75,4 +112,5 @@ urlpatterns = [
     path("ws/", include("django_aws_api_gateway_websockets.urls")),
     path("base/", include(websocket_urls(CountingView), namespace="base")),
     path("locked/", include(websocket_urls(LockedView), namespace="locked")),
+    path("raising/", include(websocket_urls(RaisingView), namespace="raising")),
 ]

@@ -1,5 +1,10 @@
 """Serving ordinary HTTP requests through the Lambda handler as HTTP API (v2) events, as a deployed
-function behind an HTTP API would see them."""
+function behind an HTTP API would see them.
+
+These are never WebSocket events: the Lambda adapter does not mark them as coming from API Gateway's
+WebSocket API, so a WebSocket view refuses them (403) whatever headers the client sends. ``domainName`` is
+the gateway's own address, never the client's ``Host``.
+"""
 
 from __future__ import annotations
 
@@ -13,7 +18,7 @@ from aiohttp import web
 from multidict import CIMultiDict
 
 
-async def to_event(request: web.Request) -> dict[str, Any]:
+async def to_event(request: web.Request, domain_name: str, api_id: str = "local") -> dict[str, Any]:
     body = await request.read()
     headers: dict[str, str] = {}
     cookies: list[str] = []
@@ -33,8 +38,8 @@ async def to_event(request: web.Request) -> dict[str, Any]:
         "headers": headers,
         "requestContext": {
             "accountId": "000000000000",
-            "apiId": "local",
-            "domainName": request.host,
+            "apiId": api_id,
+            "domainName": domain_name,
             "http": {"method": request.method, "path": request.rel_url.raw_path, "protocol": "HTTP/1.1",
                      "sourceIp": request.remote or "127.0.0.1", "userAgent": request.headers.get("User-Agent", "")},
             "requestId": uuid.uuid4().hex,
@@ -64,11 +69,15 @@ def static_response(path: str) -> web.StreamResponse | None:
     """A file found by Django's staticfiles finders (only with DEBUG, as runserver does)."""
     from django.conf import settings
     from django.contrib.staticfiles import finders
+    from django.core.exceptions import SuspiciousFileOperation
 
     prefix = "/" + settings.STATIC_URL.lstrip("/")
     if not path.startswith(prefix):
         return None
-    found = finders.find(path[len(prefix):])
+    try:
+        found = finders.find(path[len(prefix):])
+    except (SuspiciousFileOperation, ValueError):  # "../" climbing out of a static root, NUL bytes
+        return web.Response(status=404, text="Not found")
     if not found or isinstance(found, list):
         return None
     content_type, _ = mimetypes.guess_type(found)

@@ -181,7 +181,7 @@ async def fallthrough(request: web.Request) -> web.StreamResponse:
         static = http_bridge.static_response(request.path)
         if static is not None:
             return static
-    result = await call_handler(request.app, await http_bridge.to_event(request))
+    result = await call_handler(request.app, await http_bridge.to_event(request, config.domain_name, config.api_id))
     return http_bridge.to_response(result)
 
 

@@ -3,12 +3,47 @@
 from __future__ import annotations
 
 import abc
+import unicodedata
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from django.utils import timezone
+
+
+MAX_GROUP_NAME = 150
+
+
+class InvalidGroupName(ValueError):
+    """A group name that no store accepts."""
+
+
+def _is_control(char: str) -> bool:
+    # Cc: C0/C1 controls and DEL (NUL fails on PostgreSQL); Cs: lone surrogates (not encodable as UTF-8);
+    # Zl/Zp: line and paragraph separators. Cf (format characters such as zero-width space) are refused
+    # too: names that look identical but differ are a spoofing tool.
+    return unicodedata.category(char) in ("Cc", "Cs", "Cf", "Zl", "Zp")
+
+
+def check_group_name(group: object) -> str:
+    """``group`` if it is a usable group name: a string of 1 to 150 characters without control characters,
+    lone surrogates or invisible format characters; :class:`InvalidGroupName` otherwise."""
+    if not isinstance(group, str) or not 1 <= len(group) <= MAX_GROUP_NAME:
+        raise InvalidGroupName(f"A group name must be a string of 1 to {MAX_GROUP_NAME} characters.")
+    if any(_is_control(char) for char in group):
+        raise InvalidGroupName("A group name may not contain control, format or unpaired surrogate characters.")
+    return group
+
+
+def clean_text(value: object, max_length: int) -> str:
+    """Free text from a client (a user agent, a close reason) as it can be stored anywhere: controls and
+    lone surrogates dropped, cut to ``max_length``."""
+    if not isinstance(value, str):
+        return ""
+    if value.isprintable():
+        return value[:max_length]
+    return "".join(c for c in value if not _is_control(c))[:max_length]
 
 
 @dataclass(frozen=True)

@@ -22,7 +22,7 @@ from django.core.exceptions import ImproperlyConfigured
 
 from ..conf import region, ws_settings
 from . import dynamodb_schema as schema
-from .base import Connection, ConnectionStore
+from .base import Connection, ConnectionStore, check_group_name, clean_text
 
 _serializer = TypeSerializer()
 _deserializer = TypeDeserializer()
@@ -93,7 +93,8 @@ class DynamoDBStore(ConnectionStore):
         base = (start or datetime.now(timezone.utc)).timestamp()
         return int(base) + schema.CONNECTION_TTL_SECONDS
 
-    def _query(self, pk: str, sk_prefix: str | None = None, index: str | None = None) -> Iterator[dict[str, Any]]:
+    def _query(self, pk: str, sk_prefix: str | None = None, index: str | None = None,
+               consistent: bool = False) -> Iterator[dict[str, Any]]:
         """Every item under a partition key, page by page."""
         key_name = schema.USER_INDEX_PARTITION_KEY if index else schema.PARTITION_KEY
         arguments: dict[str, Any] = {
@@ -104,6 +105,8 @@ class DynamoDBStore(ConnectionStore):
         }
         if index:
             arguments["IndexName"] = index
+        elif consistent:
+            arguments["ConsistentRead"] = True
         if self.page_size:
             arguments["Limit"] = self.page_size
         while True:
@@ -137,11 +140,11 @@ class DynamoDBStore(ConnectionStore):
             "stage": connection.stage,
             "domain_name": connection.domain_name,
             "user_id": connection.user_id,
-            "user_name": connection.user_name,
+            "user_name": clean_text(connection.user_name, 150),
             "auth_hash": connection.auth_hash,
             "connected": True,
             "client_ip": connection.client_ip,
-            "user_agent": connection.user_agent[:512],
+            "user_agent": clean_text(connection.user_agent, 512),
             "connected_at": _iso(connection.connected_at),
             "last_seen": _iso(connection.connected_at),
             "message_count": 0,
@@ -161,9 +164,10 @@ class DynamoDBStore(ConnectionStore):
                 raise
 
     def disconnect(self, connection_id: str, status_code: int | None = None, reason: str = "") -> bool:
-        closed = self._close(connection_id, status_code, reason)
-        if closed:
-            self._remove_memberships([connection_id])
+        """Close the connection item (conditional update), then remove every membership it has: also when it
+        was already closed, so a repeated $disconnect finishes a cleanup an earlier one could not."""
+        closed = self._close(connection_id, status_code, clean_text(reason, 255))
+        self._remove_memberships([connection_id])
         return closed
 
     def _close(self, connection_id: str, status_code: int | None, reason: str) -> bool:
@@ -196,7 +200,8 @@ class DynamoDBStore(ConnectionStore):
     def _remove_memberships(self, connection_ids: Iterable[str]) -> None:
         requests = []
         for connection_id in connection_ids:
-            for item in self._query(schema.CONNECTION_PREFIX + connection_id, schema.GROUP_PREFIX):
+            # Strongly consistent: a membership whose join committed before the close must be seen here.
+            for item in self._query(schema.CONNECTION_PREFIX + connection_id, schema.GROUP_PREFIX, consistent=True):
                 group = item[schema.SORT_KEY][len(schema.GROUP_PREFIX):]
                 requests.append({"DeleteRequest": {"Key": self._key(item[schema.PARTITION_KEY], item[schema.SORT_KEY])}})
                 requests.append({"DeleteRequest": {"Key": self._key(schema.GROUP_PREFIX + group,
@@ -231,26 +236,47 @@ class DynamoDBStore(ConnectionStore):
 
     def mark_gone(self, connection_ids: Iterable[str]) -> int:
         """One conditional update per connection (DynamoDB cannot batch updates), then every membership of
-        every closed connection removed in one batched write."""
-        closed = [cid for cid in dict.fromkeys(connection_ids) if self._close(cid, None, "gone")]
-        self._remove_memberships(closed)
+        every one of them removed in batched writes, also of connections that were already closed."""
+        ids = list(dict.fromkeys(connection_ids))
+        closed = [cid for cid in ids if self._close(cid, None, "gone")]
+        self._remove_memberships(ids)
         return len(closed)
 
     def join(self, connection_id: str, group: str) -> None:
+        """Join only an open connection: one transaction writes both membership items on the condition that
+        the connection item says ``connected`` (a $disconnect racing the join either fails the condition or
+        runs after it, and then removes what the join wrote)."""
+        check_group_name(group)
         connection = self.get(connection_id)
         if connection is None or not connection.connected:
             return
         facts = {name: getattr(connection, name) for name in _ENDPOINT_FIELDS}
         ttl = self._ttl(connection.connected_at)
-        self._batch_write([
-            {"PutRequest": {"Item": _to_item({schema.PARTITION_KEY: schema.GROUP_PREFIX + group,
-                                              schema.SORT_KEY: schema.CONNECTION_PREFIX + connection_id,
-                                              "connection_id": connection_id, "group": group,
-                                              schema.TTL_ATTRIBUTE: ttl, **facts})}},
-            {"PutRequest": {"Item": _to_item({schema.PARTITION_KEY: schema.CONNECTION_PREFIX + connection_id,
-                                              schema.SORT_KEY: schema.GROUP_PREFIX + group,
-                                              schema.TTL_ATTRIBUTE: ttl})}},
-        ])
+        meta_key = self._key(schema.CONNECTION_PREFIX + connection_id, schema.META)
+        items = [
+            {"ConditionCheck": {"TableName": self.table_name, "Key": meta_key, "ConditionExpression": "connected = :t",
+                                "ExpressionAttributeValues": {":t": {"BOOL": True}}}},
+            {"Put": {"TableName": self.table_name,
+                     "Item": _to_item({schema.PARTITION_KEY: schema.GROUP_PREFIX + group,
+                                       schema.SORT_KEY: schema.CONNECTION_PREFIX + connection_id,
+                                       "connection_id": connection_id, "group": group,
+                                       schema.TTL_ATTRIBUTE: ttl, **facts})}},
+            {"Put": {"TableName": self.table_name,
+                     "Item": _to_item({schema.PARTITION_KEY: schema.CONNECTION_PREFIX + connection_id,
+                                       schema.SORT_KEY: schema.GROUP_PREFIX + group, schema.TTL_ATTRIBUTE: ttl})}},
+        ]
+        for attempt in range(6):
+            try:
+                self._client.transact_write_items(TransactItems=items)
+                return
+            except ClientError as error:
+                reasons = [r.get("Code") for r in error.response.get("CancellationReasons", [])]
+                if "ConditionalCheckFailed" in reasons:
+                    return  # closed meanwhile: nothing joined
+                if error.response.get("Error", {}).get("Code") != "TransactionCanceledException" or \
+                        "TransactionConflict" not in reasons or attempt == 5:
+                    raise
+                time.sleep(0.01 * 2**attempt)
 
     def leave(self, connection_id: str, group: str) -> None:
         self._batch_write([

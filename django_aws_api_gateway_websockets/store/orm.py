@@ -11,7 +11,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from ..models import ConnectTokenUse, WebSocketGroupMembership, WebSocketSession
-from .base import Connection, ConnectionStore
+from .base import Connection, ConnectionStore, check_group_name, clean_text
 
 
 def _to_connection(session: WebSocketSession) -> Connection:
@@ -92,37 +92,37 @@ class OrmStore(ConnectionStore):
         )
 
     def connect(self, connection: Connection) -> None:
-        fields: dict[str, Any] = {
-            "api_id": connection.api_id,
-            "stage": connection.stage,
-            "domain_name": connection.domain_name,
-            "user_id": connection.user_id,
-            "user_name": connection.user_name[:150],
-            "auth_hash": connection.auth_hash,
-            "client_ip": connection.client_ip,
-            "user_agent": connection.user_agent[:512],
-            "connected_at": connection.connected_at,
-            "last_seen": connection.connected_at,
-            "data": dict(connection.data),
-        }
-        try:
-            with transaction.atomic():
-                self.model.objects.get_or_create(connection_id=connection.connection_id, defaults=fields)
-        except IntegrityError:  # a concurrent connect with the same id won the race: same result
-            pass
+        """One ``INSERT ... ON CONFLICT DO NOTHING``: the first write for an id wins, whether it was this connect,
+        a repeated one, or the closed record its own early ``$disconnect`` left (the connection stays closed)."""
+        session = self.model(
+            connection_id=connection.connection_id,
+            api_id=connection.api_id,
+            stage=connection.stage,
+            domain_name=connection.domain_name,
+            user_id=connection.user_id,
+            user_name=clean_text(connection.user_name, 150),
+            auth_hash=connection.auth_hash,
+            client_ip=connection.client_ip,
+            user_agent=clean_text(connection.user_agent, 512),
+            connected_at=connection.connected_at,
+            last_seen=connection.connected_at,
+            data=dict(connection.data),
+        )
+        self.model.objects.bulk_create([session], ignore_conflicts=True)
 
     def disconnect(self, connection_id: str, status_code: int | None = None, reason: str = "") -> bool:
+        """Close the connection, in any order with its ``$connect`` and under any concurrency: an ``UPDATE`` of
+        the open row; when there is none, a closed row inserted (``ON CONFLICT DO NOTHING``) so a late connect
+        opens nothing, then the ``UPDATE`` again for a connect that committed in between. Memberships go too."""
         now = timezone.now()
         closed = {"connected": False, "disconnected_at": now, "last_seen": now,
-                  "disconnect_status_code": status_code, "disconnect_reason": reason[:255]}
-        changed = self.model.objects.filter(connection_id=connection_id, connected=True).update(**closed)
+                  "disconnect_status_code": status_code, "disconnect_reason": clean_text(reason, 255)}
+        open_rows = self.model.objects.filter(connection_id=connection_id, connected=True)
+        changed = open_rows.update(**closed)
         if not changed:
-            # A disconnect before its connect: leave a closed record, so the late connect opens nothing.
-            try:
-                with transaction.atomic():
-                    self.model.objects.get_or_create(connection_id=connection_id, defaults=closed)
-            except IntegrityError:
-                pass
+            self.model.objects.bulk_create([self.model(connection_id=connection_id, **closed)], ignore_conflicts=True)
+            changed = open_rows.update(**closed)
+        WebSocketGroupMembership.objects.filter(session__connection_id=connection_id).delete()
         return changed > 0
 
     def get(self, connection_id: str) -> Connection | None:
@@ -139,14 +139,22 @@ class OrmStore(ConnectionStore):
         if not ids:
             return 0
         now = timezone.now()
-        return self.model.objects.filter(connection_id__in=ids, connected=True).update(
+        changed = self.model.objects.filter(connection_id__in=ids, connected=True).update(
             connected=False, disconnected_at=now, disconnect_reason="gone"
         )
+        # Every membership of these connections, also of ones that were already closed.
+        WebSocketGroupMembership.objects.filter(session__connection_id__in=ids).delete()
+        return changed
 
     def join(self, connection_id: str, group: str) -> None:
-        session = self.model.objects.filter(connection_id=connection_id).first()
-        if session is not None:
-            WebSocketGroupMembership.objects.get_or_create(session=session, group=group)
+        """Join only an open connection, atomically with respect to its ``$disconnect``: the connection row is
+        locked (``SELECT ... FOR UPDATE``; SQLite serialises writers) while the membership is written."""
+        check_group_name(group)
+        with transaction.atomic(using=router.db_for_write(self.model)):
+            session = self.model.objects.select_for_update().filter(connection_id=connection_id, connected=True).first()
+            if session is not None:
+                WebSocketGroupMembership.objects.bulk_create(
+                    [WebSocketGroupMembership(session=session, group=group)], ignore_conflicts=True)
 
     def leave(self, connection_id: str, group: str) -> None:
         WebSocketGroupMembership.objects.filter(session__connection_id=connection_id, group=group).delete()
