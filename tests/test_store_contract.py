@@ -188,3 +188,64 @@ def test_many_connections_in_batches(store: ConnectionStore) -> None:
         store.connect(conn(cid, data={"i": cid}))
     got = store.get_many(ids)
     assert sorted(c.connection_id for c in got) == sorted(ids) and all(c.data == {"i": c.connection_id} for c in got)
+
+
+def _leftover_membership(store: ConnectionStore, cid: str, group: str) -> None:
+    """A membership of an already-closed connection, as the old join/disconnect race left them behind."""
+    if isinstance(store, OrmStore):
+        from django_aws_api_gateway_websockets.models import WebSocketGroupMembership, WebSocketSession
+
+        WebSocketGroupMembership.objects.create(session=WebSocketSession.objects.get(connection_id=cid), group=group)
+        return
+    from django_aws_api_gateway_websockets.store import dynamodb_schema as schema
+
+    for pk, sk in ((schema.GROUP_PREFIX + group, schema.CONNECTION_PREFIX + cid),
+                   (schema.CONNECTION_PREFIX + cid, schema.GROUP_PREFIX + group)):
+        store._client.put_item(TableName=store.table_name, Item={  # type: ignore[attr-defined]
+            "PK": {"S": pk}, "SK": {"S": sk}, "connection_id": {"S": cid}, "group": {"S": group},
+            "ttl": {"N": str(int(timezone.now().timestamp()) + 3600)}})
+
+
+@pytest.mark.parametrize("cleanup", ["mark_gone", "disconnect"])
+def test_cleanup_removes_memberships_of_connections_already_closed(store: ConnectionStore, cleanup: str) -> None:
+    store.connect(conn("c1="))
+    store.disconnect("c1=")
+    _leftover_membership(store, "c1=", "room")
+    if cleanup == "mark_gone":
+        assert store.mark_gone(["c1="]) == 0
+    else:
+        assert store.disconnect("c1=") is False
+    assert store.groups_of("c1=") == []
+    assert [c.connection_id for c in store.group_connections("room")] == []
+
+
+def test_a_closed_connection_joins_nothing(store: ConnectionStore) -> None:
+    store.connect(conn("c1="))
+    store.disconnect("c1=")
+    store.join("c1=", "room")
+    store.join("never=", "room")
+    assert store.groups_of("c1=") == [] and store.group_connections("room") == []
+
+
+def test_disconnect_removes_memberships(store: ConnectionStore) -> None:
+    store.connect(conn("c1="))
+    store.join("c1=", "a")
+    store.join("c1=", "b")
+    assert store.groups_of("c1=") == ["a", "b"]
+    store.disconnect("c1=")
+    assert store.groups_of("c1=") == [] and store.group_connections("a") == []
+
+
+@pytest.mark.parametrize("group", ["nul\u0000", "\ud800", "", "x" * 151])
+def test_stores_refuse_unusable_group_names(store: ConnectionStore, group: str) -> None:
+    store.connect(conn("c1="))
+    with pytest.raises(ValueError):
+        store.join("c1=", group)
+
+
+def test_hostile_free_text_is_stored_without_controls(store: ConnectionStore) -> None:
+    store.connect(Connection(connection_id="c1=", api_id="a", stage="s", domain_name="d.example",
+                             user_agent="ua\u0000\ud800x" * 200))
+    got = store.get("c1=")
+    assert got is not None and "\u0000" not in got.user_agent and len(got.user_agent) <= 512
+    store.disconnect("c1=", 4000, "r\u0000\ud800" * 300)
