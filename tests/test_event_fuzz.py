@@ -1,25 +1,30 @@
-"""Property tests: the Lambda handler never raises and never answers 500, whatever event it gets."""
+"""Property tests through ``lambda_handler.handler``: whatever event arrives (arbitrary JSON, WebSocket-shaped
+events with hostile fields, forged HTTP events at the WebSocket URLs, any message body), nothing escapes, no
+answer is a 5xx, a WebSocket event never gets an HTML page, and a forged event never gets in.
+
+Budgets: see tests/fuzzing.py (``HYPOTHESIS_PROFILE=long`` for 100,000 examples per property).
+"""
 
 from __future__ import annotations
 
+import base64
 import json
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from django.test import override_settings
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from django_aws_api_gateway_websockets.events import Connection, is_websocket_event
 from django_aws_api_gateway_websockets.routing import select_route_key
+from tests.fuzzing import any_text, bodies, fuzz, json_values
 
 pytestmark = pytest.mark.django_db
 
-json_scalars = st.one_of(st.none(), st.booleans(), st.integers(), st.floats(allow_nan=False), st.text(max_size=20))
-json_values = st.recursive(json_scalars, lambda inner: st.lists(inner, max_size=4)
-                           | st.dictionaries(st.text(max_size=10), inner, max_size=4), max_leaves=12)
-
-FUZZ = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+FUZZ_SETTINGS = {"VIEW": "app.websocket_views.ChatView", "CONNECT_RATE_LIMIT_PER_IP": None,
+                 "CONNECT_RATE_LIMIT_PER_USER": None, "ENDPOINT_URL": "http://127.0.0.1:9", "MAX_RETRIES": 0}
 
 
 @pytest.fixture(scope="module")
@@ -29,14 +34,23 @@ def handler() -> Any:
     return lambda_handler.handler
 
 
-def assert_clean(response: dict[str, Any]) -> None:
+@pytest.fixture(autouse=True)
+def _fuzz_settings() -> Iterator[None]:
+    # Broadcasts (join, post) go to a closed local port without retries: fast, and never to the internet.
+    with override_settings(WEBSOCKETS=FUZZ_SETTINGS):
+        yield
+
+
+def assert_clean(response: Any, websocket: bool = False) -> None:
     assert isinstance(response, dict)
     assert isinstance(response["statusCode"], int)
-    assert response["statusCode"] != 500
+    assert response["statusCode"] < 500, response
     assert isinstance(response.get("body", ""), str)
+    if websocket and response["statusCode"] >= 400:
+        assert isinstance(json.loads(response["body"])["error"], str)
 
 
-@FUZZ
+@fuzz(300)
 @given(event=json_values)
 def test_arbitrary_json_events(handler: Any, event: Any) -> None:
     assert_clean(handler(event, None))
@@ -46,46 +60,74 @@ context_fields = st.fixed_dictionaries(
     {},
     optional={
         "eventType": st.one_of(st.sampled_from(["CONNECT", "DISCONNECT", "MESSAGE"]), json_values),
-        "connectionId": st.one_of(st.text(max_size=20), json_values),
-        "apiId": st.one_of(st.just("fz01fz02fz"), json_values),
-        "stage": st.one_of(st.just("prod"), json_values),
-        "domainName": st.one_of(st.just("fz01fz02fz.execute-api.us-east-1.amazonaws.com"), st.text(max_size=30)),
+        "connectionId": st.one_of(st.text(max_size=20), any_text, json_values),
+        "apiId": st.one_of(st.just("fz01fz02fz"), any_text, json_values),
+        "stage": st.one_of(st.just("prod"), any_text, json_values),
+        "domainName": st.one_of(st.just("fz01fz02fz.execute-api.us-east-1.amazonaws.com"), any_text),
         "routeKey": json_values,
-        "identity": st.one_of(st.fixed_dictionaries({"sourceIp": st.text(max_size=20)}), json_values),
-        "disconnectStatusCode": json_values,
-        "disconnectReason": json_values,
+        "requestId": json_values,
+        "identity": st.one_of(st.fixed_dictionaries({"sourceIp": any_text, "userAgent": any_text}), json_values),
+        "disconnectStatusCode": st.one_of(st.integers(), json_values),
+        "disconnectReason": st.one_of(any_text, json_values),
     },
 )
+headers_like = st.one_of(st.none(), st.dictionaries(any_text, any_text, max_size=5), json_values)
 
 
-@FUZZ
-@given(context=context_fields, body=st.one_of(st.none(), st.text(max_size=50), json_values),
-       b64=st.one_of(st.booleans(), json_values),
-       headers=st.one_of(st.none(), st.dictionaries(st.text(max_size=15), st.text(max_size=15), max_size=5), json_values))
-def test_websocket_shaped_events(handler: Any, context: dict[str, Any], body: Any, b64: Any, headers: Any) -> None:
+@fuzz(300)
+@given(context=context_fields, body=st.one_of(st.none(), bodies, json_values),
+       b64=st.one_of(st.booleans(), json_values), headers=headers_like, multi=headers_like,
+       query=st.one_of(st.none(), st.dictionaries(any_text, st.one_of(any_text, st.lists(any_text)), max_size=3)))
+def test_websocket_shaped_events(handler: Any, context: dict[str, Any], body: Any, b64: Any, headers: Any,
+                                 multi: Any, query: Any) -> None:
     event = {"requestContext": {"connectionId": "fuzz=", "eventType": "MESSAGE", **context}, "body": body,
-             "isBase64Encoded": b64, "headers": headers, "multiValueHeaders": headers}
+             "isBase64Encoded": b64, "headers": headers, "multiValueHeaders": multi,
+             "queryStringParameters": query, "multiValueQueryStringParameters": query}
+    assert_clean(handler(event, None), websocket=is_websocket_event(event))
+
+
+@fuzz(300)
+@given(body=bodies, binary=st.booleans(), status=st.one_of(st.integers(0, 65535), st.integers()),
+       reason=any_text)
+def test_a_whole_connection_with_any_message(handler: Any, body: Any, binary: bool, status: int, reason: str) -> None:
+    connection = Connection(api_id="fz01fz02fz")
+    assert handler(connection.connect_event(), None)["statusCode"] == 200
+    if isinstance(body, str) and binary:
+        body = body.encode("utf-8", "surrogatepass")
+    response = handler(connection.message_event(body, binary=binary), None)
+    assert_clean(response, websocket=True)
+    assert response["statusCode"] in (200, 400, 403, 413)
+    assert_clean(handler(connection.disconnect_event(status, reason), None), websocket=True)
+
+
+@fuzz(200)
+@given(kind=st.sampled_from(["connect", "disconnect", "messages"]), shape=st.sampled_from(["v2", "v1", "alb"]),
+       headers=st.dictionaries(st.sampled_from(["Connectionid", "connectionid", "CONNECTIONID", "Connection_Id",
+                                                "User-Agent", "X-Amzn-Apigateway-Api-Id", "X-Websocket-Secret",
+                                                "x_websocket_secret", "Host", "X-Forwarded-For", "Cookie",
+                                                "Sec-WebSocket-Key", "Content-Length"]),
+                               st.one_of(st.just("fuzz="), st.just("AmazonAPIGateway_fz"), any_text), max_size=8),
+       body=bodies)
+def test_forged_http_events_never_reach_a_websocket_view(handler: Any, kind: str, shape: str, headers: dict[str, str],
+                                                         body: Any) -> None:
+    raw = body if isinstance(body, bytes) else str(body).encode("utf-8", "surrogatepass")
+    path = f"/ws/{kind}"
+    if shape == "v2":
+        event: dict[str, Any] = {
+            "version": "2.0", "rawPath": path, "rawQueryString": "", "headers": {k.lower(): v for k, v in headers.items()},
+            "requestContext": {"http": {"method": "POST", "path": path, "sourceIp": "198.51.100.1"}},
+            "body": base64.b64encode(raw).decode(), "isBase64Encoded": True}
+    else:
+        event = {"httpMethod": "POST", "path": path, "headers": headers, "body": base64.b64encode(raw).decode(),
+                 "isBase64Encoded": True,
+                 "requestContext": {"elb": {"targetGroupArn": "arn"}} if shape == "alb" else {"stage": "prod"}}
     response = handler(event, None)
     assert_clean(response)
-    if not is_websocket_event(event):
-        return
-    assert response["statusCode"] < 500
+    assert response["statusCode"] in (400, 403, 404), response
 
 
-@FUZZ
-@given(body=st.one_of(st.text(max_size=200), st.binary(max_size=200),
-                      json_values.map(json.dumps)), binary=st.booleans())
-def test_well_formed_messages_with_any_body(handler: Any, body: Any, binary: bool) -> None:
-    connection = Connection(api_id="fz01fz02fz")
-    with override_settings(WEBSOCKETS={"VIEW": "app.websocket_views.ChatView", "CONNECT_RATE_LIMIT_PER_IP": None}):
-        assert handler(connection.connect_event(), None)["statusCode"] == 200
-        response = handler(connection.message_event(body, binary=binary), None)
-    assert_clean(response)
-    assert response["statusCode"] in (200, 400, 403, 413)
-
-
-@given(body=st.one_of(st.text(max_size=60), st.binary(max_size=60), json_values.map(json.dumps)),
-       routes=st.lists(st.text(min_size=1, max_size=8), max_size=4))
+@fuzz(300)
+@given(body=st.one_of(bodies, st.binary(max_size=60)), routes=st.lists(st.text(min_size=1, max_size=8), max_size=4))
 def test_route_selection_is_total(body: Any, routes: list[str]) -> None:
-    key = select_route_key(body, routes)
+    key = select_route_key(body.encode("utf-8", "surrogatepass") if isinstance(body, str) else body, routes)
     assert key == "$default" or key in routes

@@ -1,0 +1,96 @@
+"""Property tests through the local gateway over real sockets: any frame a client can send gets a JSON reply
+that is not a 5xx, and the socket stays open (as API Gateway keeps it); any plain HTTP request gets a non-5xx
+answer. The gateway runs with DEBUG on, as ``scripts/run`` does; its log must show no error afterwards.
+
+Budgets: see tests/fuzzing.py (``HYPOTHESIS_PROFILE=long`` for 100,000 examples per property).
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import string
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from websockets.sync.client import ClientConnection, connect
+
+from tests.e2e.gateway_process import Gateway
+from tests.fuzzing import bodies, fuzz
+
+pytestmark = pytest.mark.e2e
+
+FRAME_LIMIT = 30 * 1024  # under API Gateway's 32 KB frame limit: bigger frames close the socket (tested apart)
+
+
+def log_errors(gateway: Gateway, offset: int) -> list[str]:
+    text = gateway.log_path.read_text(errors="replace")[offset:]
+    return [line for line in text.splitlines() if " ERROR " in line or "Traceback" in line][:5]
+
+
+@pytest.fixture(scope="module")
+def socket(gateway: Gateway) -> Iterator[tuple[ClientConnection, int]]:
+    offset = len(gateway.log_path.read_text(errors="replace"))
+    with connect(gateway.ws_url, max_size=None) as ws:
+        yield ws, offset
+    assert log_errors(gateway, offset) == []
+
+
+def reply_to(ws: ClientConnection) -> dict[str, Any]:
+    """The route's reply, skipping pushes (a join or post broadcasts to the room, this socket included)."""
+    while True:
+        message = json.loads(ws.recv(timeout=15))
+        if "type" not in message:
+            return message
+
+
+@fuzz(120)
+@given(body=bodies.filter(lambda b: len(b) <= FRAME_LIMIT), as_bytes=st.booleans())
+def test_any_frame_gets_a_json_reply_and_the_socket_stays_open(socket: tuple[ClientConnection, int], body: Any,
+                                                               as_bytes: bool) -> None:
+    ws, _ = socket
+    if isinstance(body, str):
+        try:
+            frame: str | bytes = body.encode("utf-8") if as_bytes else body
+            body.encode("utf-8")
+        except UnicodeEncodeError:  # lone surrogates cannot be text on a socket: send the bytes
+            frame = body.encode("utf-8", "surrogatepass")
+    else:
+        frame = body
+    ws.send(frame)
+    reply = reply_to(ws)
+    assert reply != {"error": "Internal server error."}
+    assert "error" in reply or "route" in reply, reply
+    ws.ping().wait(10)  # still open
+
+
+token_chars = string.ascii_letters + string.digits + "-_"
+header_values = st.text(st.characters(min_codepoint=0x20, max_codepoint=0xFF, exclude_characters="\x7f"), max_size=40)
+
+
+@fuzz(120)
+@given(method=st.sampled_from(["GET", "POST", "PUT", "DELETE", "HEAD", "OPTIONS", "PATCH", "BREW"]),
+       path=st.one_of(st.sampled_from(["/", "/ws/connect", "/ws/messages", "/ws/disconnect", "/ws/token", "/local",
+                                       "/static/", "/admin/", "/login/", "/@connections/x%3D", "/local/@connections/"]),
+                      st.text(st.sampled_from(string.ascii_letters + "/%.:@?=&#+~" + "0123456789abcdef"), max_size=60)
+                      .map(lambda p: "/" + p)),
+       headers=st.dictionaries(st.text(st.sampled_from(token_chars), min_size=1, max_size=20), header_values, max_size=6),
+       body=st.binary(max_size=300))
+def test_any_plain_http_request_gets_no_5xx(gateway: Gateway, method: str, path: str, headers: dict[str, str],
+                                            body: bytes) -> None:
+    conn = http.client.HTTPConnection(gateway.host, gateway.port, timeout=15)
+    try:
+        conn.putrequest(method, path.replace(" ", "%20").replace("#", "%23"), skip_accept_encoding=True)
+        for key, value in headers.items():
+            if key.lower() not in ("host", "content-length", "transfer-encoding", "upgrade", "connection", "expect"):
+                conn.putheader(key, value.encode("latin-1"))
+        conn.putheader("Content-Length", str(len(body)))
+        conn.endheaders(body)
+        response = conn.getresponse()
+        response.read()
+    finally:
+        conn.close()
+    assert response.status < 500, (method, path, response.status)
