@@ -26,6 +26,9 @@ class GatewayConfig:
     # API Gateway's limits.
     max_message_bytes: int = 128 * 1024
     max_frame_bytes: int = 32 * 1024
+    # Data posted to a socket (and route replies) not yet taken by a client that reads slowly; beyond it the
+    # connection is closed. Posts answer at once, as API Gateway's do.
+    max_buffered_bytes: int = 4 * 1024 * 1024
     idle_timeout: float = 10 * 60
     max_lifetime: float = 2 * 60 * 60
     serve_static: bool = False

@@ -48,11 +48,12 @@ def routes(config: GatewayConfig, registry: Registry) -> list[web.RouteDef]:
         if len(data) > MAX_POST_BYTES:
             return aws_error(413, "PayloadTooLargeException", "Message too long")
         try:
-            try:
-                await socket.ws.send_str(data.decode("utf-8"))
-            except UnicodeDecodeError:
-                await socket.ws.send_bytes(data)
-        except (ConnectionError, RuntimeError):
+            message: str | bytes = data.decode("utf-8")
+        except UnicodeDecodeError:
+            message = data
+        # Queued for the client and answered at once, as API Gateway answers; a client that has left too much
+        # unread is dropped and the post finds the connection gone.
+        if not socket.send(message):
             return aws_error(410, "GoneException", "Gone")
         socket.touch()
         return web.Response(status=200)
@@ -61,8 +62,10 @@ def routes(config: GatewayConfig, registry: Registry) -> list[web.RouteDef]:
         return web.json_response(socket.info())
 
     async def delete(request: web.Request, socket: LiveSocket) -> web.StreamResponse:
+        from .server import close_socket
+
         socket.closing_by_server = True
-        await socket.ws.close(code=1000, message=b"")
+        await close_socket(socket, 1000, "")
         return web.Response(status=204)
 
     defs: list[web.RouteDef] = []

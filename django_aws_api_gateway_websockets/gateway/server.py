@@ -62,16 +62,25 @@ class LimitedWebSocketResponse(web.WebSocketResponse):
             logger.warning("aiohttp changed: the %d byte frame limit is not enforced", self.max_frame_bytes)
 
 
-async def call_handler(app: web.Application, event: dict[str, Any]) -> dict[str, Any]:
-    """Run the Lambda handler in the worker pool (Lambda-like concurrency), never on the event loop."""
-    loop = asyncio.get_running_loop()
-    config = app[CONFIG]
+def _run_handler(app: web.Application, event: dict[str, Any]) -> asyncio.Future[Any]:
+    """The Lambda handler called in the worker pool (Lambda-like concurrency), never on the event loop."""
+    return asyncio.get_running_loop().run_in_executor(app[EXECUTOR], app[CONFIG].handler, event, None)
+
+
+def _result(future: asyncio.Future[Any]) -> dict[str, Any]:
     try:
-        result = await loop.run_in_executor(app[EXECUTOR], config.handler, event, None)
+        result = future.result()
     except Exception:  # the handler is meant never to raise; if it does, behave like a failed invocation
         logger.exception("Lambda handler raised")
         return {"statusCode": 502, "body": '{"message": "Internal server error"}'}
     return result if isinstance(result, dict) else {"statusCode": 502, "body": ""}
+
+
+async def call_handler(app: web.Application, event: dict[str, Any]) -> dict[str, Any]:
+    """Run the Lambda handler for ``event`` and return its response (502 for a handler that raised)."""
+    future = _run_handler(app, event)
+    await asyncio.wait([future])
+    return _result(future)
 
 
 def _status(result: dict[str, Any]) -> int:
@@ -81,7 +90,16 @@ def _status(result: dict[str, Any]) -> int:
         return 502
 
 
+async def _disconnect_once(app: web.Application, connection: Connection, code: int, reason: str) -> None:
+    """Send the connection's one $disconnect; cancelling the caller does not cancel it."""
+    logger.info("disconnected %s (%s %s)", connection.connection_id, code, reason)
+    await asyncio.shield(call_handler(app, connection.disconnect_event(code, reason)))
+
+
 async def websocket(request: web.Request) -> web.StreamResponse:
+    """One socket's life. Every $connect the handler accepts is followed by exactly one $disconnect, whatever
+    the client does: it may reset the TCP connection while $connect runs, during the handshake or at any time
+    after, and the gateway itself may be shut down meanwhile."""
     app = request.app
     config, registry = app[CONFIG], app[REGISTRY]
     connection = Connection(
@@ -96,8 +114,18 @@ async def websocket(request: web.Request) -> web.StreamResponse:
     query: dict[str, list[str]] = {}
     for key, value in request.rel_url.query.items():
         query.setdefault(key, []).append(value)
-    result = await call_handler(app, connection.connect_event(raw_headers=list(request.headers.items()),
-                                                              query=query or None))
+    pending = _run_handler(app, connection.connect_event(raw_headers=list(request.headers.items()), query=query or None))
+    try:
+        await asyncio.shield(pending)
+    except asyncio.CancelledError:
+        # Cancelled (shutdown) while $connect runs: if the handler accepts, that connection must still end.
+        def finish(future: asyncio.Future[Any]) -> None:
+            if 200 <= _status(_result(future)) < 300:
+                asyncio.ensure_future(_disconnect_once(app, connection, 1006, "Gateway shut down during the handshake"))
+
+        pending.add_done_callback(finish)
+        raise
+    result = _result(pending)
     status = _status(result)
     if not 200 <= status < 300:
         # A non-2xx $connect response refuses the handshake with that status, as API Gateway does.
@@ -108,19 +136,29 @@ async def websocket(request: web.Request) -> web.StreamResponse:
     ws = LimitedWebSocketResponse(protocols=(protocol,) if protocol else (), max_msg_size=config.max_message_bytes,
                                   max_frame_bytes=config.max_frame_bytes, autoping=True, heartbeat=None,
                                   compress=False)  # API Gateway negotiates no permessage-deflate
-    await ws.prepare(request)
-    socket = LiveSocket(ws=ws, connection=connection)
-    registry.add(socket)
-    logger.info("connected %s (%d open)", connection.connection_id, len(registry))
+    socket = LiveSocket(ws=ws, connection=connection, transport=request.transport,
+                        max_buffered_bytes=config.max_buffered_bytes)
     code, reason = 1006, ""
     try:
+        if request.transport is None or request.transport.is_closing():
+            raise ConnectionResetError("the client went away during $connect")
+        await ws.prepare(request)
+        registry.add(socket)
+        logger.info("connected %s (%d open)", connection.connection_id, len(registry))
         code, reason = await _receive_loop(app, socket)
+    except (ConnectionError, OSError) as exc:
+        logger.info("connection %s lost: %s", connection.connection_id, exc)
     finally:
         registry.remove(connection.connection_id)
-        if not ws.closed:
-            await ws.close(code=code, message=reason.encode())
-        await call_handler(app, connection.disconnect_event(code, reason))
-        logger.info("disconnected %s (%s %s)", connection.connection_id, code, reason)
+        socket.stop_writer()
+        if socket.dropped is not None:
+            code, reason = socket.dropped
+        if not ws.closed and ws.prepared and socket.dropped is None:
+            try:
+                await asyncio.wait_for(ws.close(code=code, message=reason.encode()), 5)
+            except (ConnectionError, OSError, asyncio.TimeoutError):
+                pass
+        await _disconnect_once(app, connection, code, reason)
     return ws
 
 
@@ -149,14 +187,13 @@ async def _receive_loop(app: web.Application, socket: LiveSocket) -> tuple[int, 
             result = await call_handler(app, event)
             reply = result.get("body")
             if (route_key in config.two_way_routes) and reply and not ws.closed:
-                try:
-                    await ws.send_str(str(reply))
-                except (ConnectionError, RuntimeError):
-                    pass
+                socket.send(str(reply))  # after any earlier push, never blocking on a slow reader
             continue
         if message.type == WSMsgType.CLOSE:
             return int(message.data or 1005), str(message.extra or "")
         if message.type in (WSMsgType.CLOSING, WSMsgType.CLOSED):
+            if socket.dropped is not None:
+                return socket.dropped
             if socket.closing_by_server:
                 return 1000, ""
             return int(ws.close_code or 1006), ""
@@ -187,7 +224,15 @@ async def fallthrough(request: web.Request) -> web.StreamResponse:
 
 async def _close_sockets(app: web.Application) -> None:
     for socket in app[REGISTRY].all():
-        await socket.ws.close(code=WSCloseCode.GOING_AWAY, message=b"Server shutdown")
+        await close_socket(socket, WSCloseCode.GOING_AWAY, "Server shutdown")
+
+
+async def close_socket(socket: LiveSocket, code: int, reason: str) -> None:
+    """Close with a close frame; a client too slow to take even that is dropped."""
+    try:
+        await asyncio.wait_for(socket.ws.close(code=code, message=reason.encode()), 5)
+    except (asyncio.TimeoutError, ConnectionError, OSError):
+        socket.drop(1006, reason)
 
 
 async def _stop_executor(app: web.Application) -> None:
