@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import threading
-from collections.abc import Iterable, Sequence
+import uuid
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -29,7 +31,10 @@ from .store import get_store
 logger = logging.getLogger("django_aws_api_gateway_websockets")
 
 MAX_PAYLOAD_BYTES = 128 * 1024
-_LOCAL_HOSTS = ("localhost", "127.", "[::1]", "0.0.0.0")
+MESSAGE_ID_KEY = "messageId"
+# Plain http:// only for exactly these hosts (a local gateway); anything else, "127.example.com" included,
+# gets https://, since posts carry signed credentials.
+_LOOPBACK_RE = re.compile(r"^(?:127\.0\.0\.1|localhost|\[::1\])(?::\d{1,5})?$", re.IGNORECASE)
 
 
 class ConnectionLike(Protocol):
@@ -56,6 +61,8 @@ class SendResult:
     failed: int = 0
     gone_ids: list[str] = field(default_factory=list)
     failed_ids: list[str] = field(default_factory=list)
+    # The id put in the payload (``message_id=...``), for the client to drop duplicates; None without one.
+    message_id: str | None = None
 
     @property
     def total(self) -> int:
@@ -84,7 +91,7 @@ def endpoint_for(connection: ConnectionLike) -> str:
         raise ValueError(f"Connection {connection.connection_id} has no domain name; set WEBSOCKETS['ENDPOINT_URL'].")
     if domain.endswith(".amazonaws.com"):
         return f"https://{domain}/{connection.stage}".rstrip("/")
-    if domain.startswith(_LOCAL_HOSTS):
+    if _LOOPBACK_RE.match(domain):
         return f"http://{domain}/{connection.stage}".rstrip("/")
     mapping: str = ws_settings.API_MAPPING_KEY or ""
     return f"https://{domain}/{mapping.strip('/')}".rstrip("/")
@@ -131,9 +138,30 @@ def _permission_error(detail: str, endpoint: str) -> MessagingPermissionError:
     )
 
 
-def broadcast(connections: Sequence[ConnectionLike], data: Any) -> SendResult:
-    """Send ``data`` to every connection, concurrently; gone connections are marked disconnected."""
-    return broadcast_payload(connections, encode(data))
+MessageId = str | bool | None
+
+
+def with_message_id(data: Any, message_id: MessageId) -> tuple[Any, str | None]:
+    """``data`` with ``"messageId"`` added (a fresh random id for ``True``, the given string as is)."""
+    if message_id is None or message_id is False:
+        return data, None
+    if not isinstance(data, Mapping):
+        raise TypeError("message_id needs a JSON object (a dict) as the payload, to carry 'messageId'.")
+    value = uuid.uuid4().hex if message_id is True else str(message_id)
+    return {**data, MESSAGE_ID_KEY: value}, value
+
+
+def broadcast(connections: Sequence[ConnectionLike], data: Any, *, message_id: MessageId = None) -> SendResult:
+    """Send ``data`` to every connection, concurrently; gone connections are marked disconnected.
+
+    Delivery is at least once: a post that failed ambiguously (a timeout, a reset after sending, a 5xx) is
+    retried and may arrive twice; one known to be delivered never is. ``message_id=True`` (a fresh id) or a
+    string puts ``"messageId"`` in the payload, the same for every recipient, so clients can drop duplicates.
+    """
+    data, id_ = with_message_id(data, message_id)
+    result = broadcast_payload(connections, encode(data))
+    result.message_id = id_
+    return result
 
 
 def broadcast_payload(connections: Sequence[ConnectionLike], payload: bytes) -> SendResult:
@@ -169,21 +197,21 @@ def broadcast_payload(connections: Sequence[ConnectionLike], payload: bytes) -> 
     return result
 
 
-def send_to_connection(connection_id: str, data: Any) -> SendResult:
+def send_to_connection(connection_id: str, data: Any, *, message_id: MessageId = None) -> SendResult:
     connection = get_store().get(connection_id)
     if connection is None or not connection.connected:
         return SendResult(gone=1, gone_ids=[connection_id])
-    return broadcast([connection], data)
+    return broadcast([connection], data, message_id=message_id)
 
 
-def send_to_user(user: Any, data: Any) -> SendResult:
+def send_to_user(user: Any, data: Any, *, message_id: MessageId = None) -> SendResult:
     """Send to every open connection of ``user`` (a user object or a primary key)."""
     user_id = str(getattr(user, "pk", user))
-    return broadcast(get_store().user_connections(user_id), data)
+    return broadcast(get_store().user_connections(user_id), data, message_id=message_id)
 
 
-def send_to_group(group: str, data: Any) -> SendResult:
-    return broadcast(get_store().group_connections(group), data)
+def send_to_group(group: str, data: Any, *, message_id: MessageId = None) -> SendResult:
+    return broadcast(get_store().group_connections(group), data, message_id=message_id)
 
 
 def close_connection(connection: ConnectionLike) -> bool:

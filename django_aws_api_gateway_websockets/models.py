@@ -19,11 +19,11 @@ class WebSocketSessionQuerySet(models.QuerySet["WebSocketSession"]):
     def in_group(self, group: str) -> WebSocketSessionQuerySet:
         return self.filter(memberships__group=group)
 
-    def send_message(self, data: Any) -> SendResult:
+    def send_message(self, data: Any, *, message_id: str | bool | None = None) -> SendResult:
         """Send ``data`` (JSON-serialisable) to every connected session of this queryset."""
         from .messaging import broadcast
 
-        return broadcast(list(self.connected()), data)
+        return broadcast(list(self.connected()), data, message_id=message_id)
 
 
 class WebSocketSession(models.Model):
@@ -85,11 +85,11 @@ class WebSocketSession(models.Model):
         return sorted(self.memberships.values_list("group", flat=True))
 
     # Messaging --------------------------------------------------------------------------------------
-    def send_message(self, data: Any) -> SendResult:
+    def send_message(self, data: Any, *, message_id: str | bool | None = None) -> SendResult:
         """Send ``data`` (JSON-serialisable) to this connection through the @connections API."""
         from .messaging import broadcast
 
-        return broadcast([self], data)
+        return broadcast([self], data, message_id=message_id)
 
     def close(self) -> bool:
         """Ask API Gateway to close this connection; True when it was open."""

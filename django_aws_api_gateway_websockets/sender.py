@@ -137,15 +137,18 @@ class Sender:
                 # encoded=True: send the path exactly as signed ("%3D" stays "%3D", as boto3 sends it).
                 async with session.post(URL(url, encoded=True), data=data,
                                         headers=dict(request.headers.items())) as response:
-                    body = await response.read()
                     status = response.status
+                    if 200 <= status < 300:
+                        # Delivered: the status says so, whatever happens to the rest of the answer. Never
+                        # retried (a retry would deliver it twice).
+                        return Outcome(SENT)
                     error_type = response.headers.get("x-amzn-ErrorType", "").split(":")[0]
+                    body = await response.read()
             except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as error:
-                # A keep-alive connection the server closed, a timeout, a refused connection.
+                # A keep-alive connection the server closed, a timeout, a refused connection: the post may or
+                # may not have been delivered, so a retry can deliver it twice (at-least-once delivery).
                 detail = f"{type(error).__name__}: {error}"
             else:
-                if 200 <= status < 300:
-                    return Outcome(SENT)
                 if is_gone(error_type, status):
                     return Outcome(GONE)
                 detail = f"{status} {error_type or body[:200].decode('utf-8', 'replace')}"

@@ -4,7 +4,8 @@ The connection id picks the behaviour: ``gone-*`` -> 410 GoneException, ``forbid
 ForbiddenException, ``big-*`` -> 413 PayloadTooLargeException, ``throttle<N>-*`` -> 429
 LimitExceededException for the first N posts then 200, ``drop<N>-*`` -> the connection is closed without an
 answer for the first N posts, ``slow-*`` -> 200 after 50 ms, ``opening<N>-*`` -> 410 for the first N GETs and
-posts (a socket API Gateway has not opened yet), anything else -> 200.
+posts (a socket API Gateway has not opened yet), ``cut-*`` -> the post is delivered and its 200 status line and
+headers sent, then the connection is reset mid-body, anything else -> 200.
 Every accepted post is recorded, so tests can check nothing was lost.
 """
 
@@ -12,6 +13,8 @@ from __future__ import annotations
 
 import json
 import re
+import socket
+import struct
 import threading
 import time
 from collections import Counter, defaultdict
@@ -102,6 +105,16 @@ class _Handler(BaseHTTPRequestHandler):
         throttle = re.match(r"^throttle(\d+)-", connection_id)
         if throttle and attempt <= int(throttle.group(1)):
             return self._reply(429, "LimitExceededException")
+        if connection_id.startswith("cut-"):
+            with self.server.lock:
+                self.server.received[connection_id].append(data)
+            # Delivered, and the answer says so, but the connection dies before the body is complete.
+            self.wfile.write(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{")
+            self.wfile.flush()
+            self.close_connection = True
+            self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            self.connection.close()
+            return None
         if connection_id.startswith("slow-"):
             time.sleep(0.05)
         with self.server.lock:

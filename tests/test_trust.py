@@ -162,3 +162,20 @@ def test_check_for_http_integration_without_a_secret() -> None:
     assert "django_aws_api_gateway_websockets.E016" not in ids({"HTTP_INTEGRATION": True, "SHARED_SECRETS": [TEST_SECRET]})
     assert "django_aws_api_gateway_websockets.E016" not in ids({})
     assert "django_aws_api_gateway_websockets.E017" in ids({"HTTP_INTEGRATION": "yes"})
+
+
+@pytest.mark.parametrize(("domain", "endpoint"), [
+    ("127.0.0.1:8000", "http://127.0.0.1:8000/local"), ("127.0.0.1", "http://127.0.0.1/local"),
+    ("localhost", "http://localhost/local"), ("localhost:9000", "http://localhost:9000/local"),
+    ("[::1]:8000", "http://[::1]:8000/local"), ("LOCALHOST:1", "http://LOCALHOST:1/local"),
+    ("127.example.com", "https://127.example.com"), ("localhost.evil.example", "https://localhost.evil.example"),
+    ("127.0.0.1.nip.io", "https://127.0.0.1.nip.io"), ("localhost:80.evil.example", "https://localhost:80.evil.example"),
+    ("[::1].evil.example", "https://[::1].evil.example"), ("0.0.0.0:8000", "https://0.0.0.0:8000"),
+    ("127.0.0.2:8000", "https://127.0.0.2:8000"), ("localhost:", "https://localhost:"),
+])
+def test_plain_http_only_for_exact_loopback_hosts(domain: str, endpoint: str) -> None:
+    from django_aws_api_gateway_websockets.messaging import endpoint_for
+    from django_aws_api_gateway_websockets.store import Connection as Stored
+
+    with override_settings(WEBSOCKETS={}):
+        assert endpoint_for(Stored(connection_id="c=", domain_name=domain, stage="local")) == endpoint
