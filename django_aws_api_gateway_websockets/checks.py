@@ -29,7 +29,7 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]
     for key in sorted(set(raw) - set(DEFAULTS)):
         errors.append(_error(2, f"Unknown WEBSOCKETS key {key!r}.", hint=f"Known keys: {', '.join(sorted(DEFAULTS))}"))
 
-    for key in ("STORE", "VIEW"):
+    for key in ("STORE", "VIEW", "RATE_LIMITER"):
         value = getattr(ws_settings, key)
         if value is None and key == "VIEW":
             continue
@@ -93,6 +93,9 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]
     max_age = ws_settings.CONNECT_TOKEN_MAX_AGE
     if isinstance(max_age, bool) or not isinstance(max_age, int) or not 1 <= max_age <= 3600:
         errors.append(_error(14, "WEBSOCKETS['CONNECT_TOKEN_MAX_AGE'] must be an integer from 1 to 3600 seconds."))
+    if str(ws_settings.RATE_LIMITER).endswith("DynamoDBRateLimiter") and not ws_settings.DYNAMODB_TABLE:
+        errors.append(_error(18, "The DynamoDB rate limiter needs WEBSOCKETS['DYNAMODB_TABLE'].",
+                             hint="The CDK stack passes the table name in WEBSOCKETS_DYNAMODB_TABLE."))
     if str(ws_settings.STORE).endswith("DynamoDBStore") and not ws_settings.DYNAMODB_TABLE:
         errors.append(_error(15, "The DynamoDB store needs WEBSOCKETS['DYNAMODB_TABLE'].",
                              hint="The CDK stack passes the table name in WEBSOCKETS_DYNAMODB_TABLE."))
@@ -134,3 +137,24 @@ def check_origin_default(app_configs: Any = None, **kwargs: Any) -> list[CheckMe
             )
         ]
     return []
+
+
+_PER_PROCESS_CACHES = ("django.core.cache.backends.locmem.LocMemCache", "django.core.cache.backends.dummy.DummyCache")
+
+
+@register(Tags.security, deploy=True)
+def check_shared_rate_limits(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    """``check --deploy``: connect rate limits counted per process are no limit with many processes."""
+    if not str(ws_settings.RATE_LIMITER).endswith("CacheRateLimiter"):
+        return []
+    if ws_settings.CONNECT_RATE_LIMIT_PER_IP is None and ws_settings.CONNECT_RATE_LIMIT_PER_USER is None:
+        return []
+    backend = settings.CACHES.get(ws_settings.RATE_LIMIT_CACHE, {}).get("BACKEND", "")
+    if backend not in _PER_PROCESS_CACHES:
+        return []
+    return [Warning(
+        f"WebSocket connect rate limits are counted in {backend.rsplit('.', 1)[-1]}, separately in every process "
+        "(every Lambda container, every server worker): the real limit is the configured one times their number.",
+        hint="On Lambda set WEBSOCKETS['RATE_LIMITER'] = 'django_aws_api_gateway_websockets.ratelimit."
+        "DynamoDBRateLimiter'; on servers point WEBSOCKETS['RATE_LIMIT_CACHE'] at a Redis cache.",
+        id=f"{_ID}.W003")]

@@ -30,6 +30,9 @@ DEFAULTS: dict[str, Any] = {
     # Connection attempt rate limits, "N/second|minute|hour|day"; None disables a limit.
     "CONNECT_RATE_LIMIT_PER_IP": "60/minute",
     "CONNECT_RATE_LIMIT_PER_USER": "30/minute",
+    # Where the counters live: CacheRateLimiter (RATE_LIMIT_CACHE; shared when that is Redis or Memcached) or
+    # DynamoDBRateLimiter (the DYNAMODB_TABLE; shared by every Lambda container).
+    "RATE_LIMITER": "django_aws_api_gateway_websockets.ratelimit.CacheRateLimiter",
     "RATE_LIMIT_CACHE": "default",
     # Permission ("app_label.codename") a user needs to join a group; None lets everybody join.
     "GROUP_JOIN_PERMISSION": None,

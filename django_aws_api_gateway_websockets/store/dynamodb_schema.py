@@ -11,6 +11,7 @@ PK                                SK                   what
 ``CONN#<connection id>``          ``GROUP#<name>``     reverse membership (groups of a connection)
 ``GROUP#<name>``                  ``CONN#<id>``        membership, with the connection's endpoint facts
 ``TOKEN#<token id>``              ``USED``             a connect token already used (replay guard)
+``RATE#<scope>:<key hash>``       ``WINDOW#<s>#<n>``   a connect rate-limit counter for one window
 ================================  ===================  =======================================================
 
 Every item carries ``ttl`` (epoch seconds): API Gateway closes connections after 2 hours, so DynamoDB's TTL
@@ -32,6 +33,8 @@ CONNECTION_PREFIX = "CONN#"
 GROUP_PREFIX = "GROUP#"
 USER_PREFIX = "USER#"
 TOKEN_PREFIX = "TOKEN#"
+RATE_PREFIX = "RATE#"
+WINDOW_PREFIX = "WINDOW#"
 META = "META"
 USED = "USED"
 

@@ -188,6 +188,9 @@ class DjangoWebSocketApi(Construct):
                                           "django_aws_api_gateway_websockets.store.dynamodb.DynamoDBStore")
             self.function.add_environment("WEBSOCKETS_DYNAMODB_TABLE", props.table.table_name)
             self.function.add_environment("WEBSOCKETS_TOKEN_USERS", "claims")
+            # Connect rate limits shared by every container (counters in the table, expiring by TTL).
+            self.function.add_environment("WEBSOCKETS_RATE_LIMITER",
+                                          "django_aws_api_gateway_websockets.ratelimit.DynamoDBRateLimiter")
         if props.secret is not None:
             props.secret.grant_read(self.function)
             self.function.add_environment("DJANGO_SECRET_KEY_SECRET_ID", props.secret.secret_name)

@@ -109,6 +109,7 @@ def test_function_runtime_snapstart_and_environment(assembly: Assembly) -> None:
     assert env["WEBSOCKETS_TOKEN_USERS"] == "claims"
     assert env["POWERTOOLS_SERVICE_NAME"] == "DjangoWebSockets-dev-App"
     assert env["POWERTOOLS_METRICS_NAMESPACE"] == emf.DEFAULT_NAMESPACE
+    assert env["WEBSOCKETS_RATE_LIMITER"].endswith("DynamoDBRateLimiter")  # shared by every container
     endpoint = json.dumps(env["WEBSOCKETS_ENDPOINT_URL"])
     assert "execute-api" in endpoint and "/dev" in endpoint and "https://" in endpoint
     assert len(resources(assembly.app(), "AWS::Lambda::Version")) == 1
