@@ -11,8 +11,8 @@ from .env import env_bool, env_list, env_optional, env_rate, env_str, secret_key
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
-SECRET_KEY = secret_key("local-development-only-insecure-key-change-me-0123456789")
 DEBUG = env_bool("DJANGO_DEBUG", False)
+SECRET_KEY = secret_key(debug=DEBUG)  # refuses to start without a key when DEBUG is off
 ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]"])
 CSRF_TRUSTED_ORIGINS = env_list("DJANGO_CSRF_TRUSTED_ORIGINS", [])
 

@@ -1,6 +1,9 @@
 """Benchmark settings: the demo project plus a bare JSON view for baselines."""
 
-from app.settings import *  # noqa: F403
+import os
+
+os.environ.setdefault("DJANGO_SECRET_KEY", "benchmarks-only-secret-key-0123456789-0123456789")
+from app.settings import *  # noqa: E402, F403
 
 ROOT_URLCONF = "benchmarks.urls"
 LOGGING = {"version": 1, "disable_existing_loggers": False, "root": {"level": "WARNING"}}

@@ -25,6 +25,8 @@ class ApiRoutes:
 def routes_from_django(settings_module: str = "app.settings") -> ApiRoutes:
     """The routes ``WEBSOCKETS["VIEW"]`` declares with ``@route`` and its ``route_selection_key``."""
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", settings_module)
+    # Reading the routes needs the settings but no key (app.settings refuses to start without one, DEBUG off).
+    os.environ.setdefault("DJANGO_SECRET_KEY", "cdk-synth-reads-the-routes-only")
     import django
 
     django.setup()

@@ -1,6 +1,15 @@
 """Settings for the test suite: the demo project with fast, isolated defaults."""
 
-from app.settings import *  # noqa: F403
+import os
+
+# app.settings refuses to start with DEBUG off and no key: give it one for this import only (subprocesses
+# the tests start must not inherit it by accident).
+_had_key = "DJANGO_SECRET_KEY" in os.environ
+os.environ.setdefault("DJANGO_SECRET_KEY", "tests-only-secret-key-not-used-anywhere-else-0123456789")
+from app.settings import *  # noqa: E402, F403
+
+if not _had_key:
+    del os.environ["DJANGO_SECRET_KEY"]
 
 # The shared secret the HTTP-integration-mode tests send (tests/helpers.GatewayPoster), as API Gateway would.
 TEST_SECRET = "tests-integration-secret-0123456789"
