@@ -37,6 +37,8 @@ class Command(BaseCommand):
         parser.add_argument("--max-lifetime", type=float, default=7200.0, help="Seconds (API Gateway: 7200).")
         parser.add_argument("--max-message-bytes", type=int, default=128 * 1024, help="API Gateway: 128 KB.")
         parser.add_argument("--max-frame-bytes", type=int, default=32 * 1024, help="API Gateway: 32 KB.")
+        parser.add_argument("--max-buffered-bytes", type=int, default=4 * 1024 * 1024,
+                            help="Unread data a slow client may leave before it is dropped (default 4 MB).")
 
     def handle(self, *args: Any, **options: Any) -> None:
         self.check(display_num_errors=True)
@@ -53,7 +55,7 @@ class Command(BaseCommand):
             route_selection_key=view.route_selection_key, routes=sorted(view.routes), two_way_routes=two_way,
             concurrency=options["concurrency"], idle_timeout=options["idle_timeout"],
             max_lifetime=options["max_lifetime"], max_message_bytes=options["max_message_bytes"],
-            max_frame_bytes=options["max_frame_bytes"],
+            max_frame_bytes=options["max_frame_bytes"], max_buffered_bytes=options["max_buffered_bytes"],
             serve_static=settings.DEBUG,
         )
         run(config, ready=self._banner)
