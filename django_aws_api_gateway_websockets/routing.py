@@ -53,6 +53,7 @@ RESERVED_METHODS = frozenset({
     "setup", "dispatch", "connect", "disconnect", "default", "missing_headers", "invalid_useragent",
     "route_selection_key_missing", "http_method_not_allowed", "options", "as_view", "join_group",
     "leave_group", "group_names", "can_join_group", "select_subprotocol", "new_connection",
+    "handle_exception",
 })
 
 

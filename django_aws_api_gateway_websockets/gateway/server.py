@@ -159,6 +159,8 @@ async def websocket(request: web.Request) -> web.StreamResponse:
             except (ConnectionError, OSError, asyncio.TimeoutError):
                 pass
         await _disconnect_once(app, connection, code, reason)
+    if not ws.prepared:  # the client left before the handshake answer: nothing to send
+        return web.Response(status=400)
     return ws
 
 
