@@ -13,11 +13,11 @@ from django.http import HttpRequest
 from django.http.request import split_domain_port, validate_host
 
 from .conf import ws_settings
+from .events import EVENT_TYPES
 
 # The WSGI environ key the Lambda adapter sets on the requests it makes from API Gateway WebSocket events
 # (the event type). Headers reach the environ as HTTP_*, so no HTTP client can set this key.
 EVENT_TYPE_KEY = "django_aws_api_gateway_websockets.event_type"
-EVENT_TYPES = ("CONNECT", "DISCONNECT", "MESSAGE")
 # Set by WebSocketView.dispatch on the request it answered: the adapter then knows the response is the
 # view's own (anything else, a middleware's or Django's error page, is turned into a JSON error).
 ANSWERED_KEY = "django_aws_api_gateway_websockets.answered"
