@@ -15,6 +15,7 @@ from django.core.exceptions import ImproperlyConfigured
 from django.utils.module_loading import import_string
 
 from .conf import region, ws_settings
+from .snapstart import after_restore
 
 _PERIODS = {"second": 1, "minute": 60, "hour": 3600, "day": 86400}
 _RATE_RE = re.compile(r"^\s*(\d+)\s*/\s*(second|minute|hour|day|s|m|h|d)\s*$")
@@ -121,6 +122,9 @@ class DynamoDBRateLimiter:
             raise
         return True
 
+
+# SnapStart: the DynamoDB clients hold connection pools and credentials.
+after_restore(DynamoDBRateLimiter._clients.clear)
 
 _limiters: dict[str, Any] = {}
 

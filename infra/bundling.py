@@ -283,6 +283,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-bytecode", action="store_true", help="ship sources only")
     args = parser.parse_args(argv)
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "app.settings")
+    # Building needs the settings but no key (app.settings refuses to start without one, DEBUG off).
+    os.environ.setdefault("DJANGO_SECRET_KEY", "bundling-reads-the-settings-only")
     import django
 
     django.setup()
