@@ -13,6 +13,10 @@
 
 It is active on Lambda (``AWS_LAMBDA_FUNCTION_NAME`` is set) or when ``WEBSOCKETS_OBSERVABILITY=1``; elsewhere
 (``runwsgateway``, tests) :func:`instrument` returns the handler unchanged and Powertools is never imported.
+
+Powertools comes with the ``lambda`` extra (``pip install "django-aws-api-gateway-websockets[lambda]"``). Without
+it, :func:`instrument` logs one warning and returns the handler unchanged: a function never fails its cold
+start for want of its logging.
 """
 
 from __future__ import annotations
@@ -33,6 +37,7 @@ CLIENT_ERRORS, SERVER_ERRORS, THROTTLES, COLD_START = "ClientErrors", "ServerErr
 BROADCAST_SENT, BROADCAST_GONE, BROADCAST_FAILED = "BroadcastSent", "BroadcastGone", "BroadcastFailed"
 _EVENT_KINDS = {"CONNECT": "connect", "DISCONNECT": "disconnect", "MESSAGE": "message"}
 
+_logger = logging.getLogger(__name__)
 _metrics: Any = None  # Powertools Metrics while instrumented (None: nothing is recorded)
 
 
@@ -79,7 +84,15 @@ def instrument(handler: Handler, *, service: str | None = None, namespace: str |
     global _metrics
     if not enabled():
         return handler
-    from aws_lambda_powertools import Logger, Metrics, single_metric
+    try:
+        from aws_lambda_powertools import Logger, Metrics, single_metric
+    except ModuleNotFoundError as exc:
+        if exc.name != "aws_lambda_powertools":
+            raise
+        _logger.warning("Observability is off: AWS Lambda Powertools is not installed, so events are handled "
+                        "without their JSON log line and EMF metrics. Install the 'lambda' extra: "
+                        "pip install \"django-aws-api-gateway-websockets[lambda]\"")
+        return handler
     from aws_lambda_powertools.logging.utils import copy_config_to_registered_loggers
     from aws_lambda_powertools.metrics import MetricUnit
 

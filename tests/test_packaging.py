@@ -91,6 +91,9 @@ def test_sdist_and_wheel_contents(dist: Path) -> None:
     assert "License-Expression: MIT" in metadata and f"Version: {version}" in metadata
     requires = [line.split(": ", 1)[1] for line in metadata.splitlines() if line.startswith("Requires-Dist: ")]
     assert any(r.startswith("aiohttp") and "extra ==" not in r for r in requires), requires
+    # Powertools (observability on Lambda) is the 'lambda' extra, not a dependency of every install.
+    assert any(r.startswith("aws-lambda-powertools") and 'extra == "lambda"' in r for r in requires), requires
+    assert not any(r.startswith("aws-lambda-powertools") and "extra ==" not in r for r in requires), requires
     with tarfile.open(next(dist.glob("*.tar.gz"))) as tf:
         members = {m.name.split("/", 1)[1] for m in tf.getmembers() if "/" in m.name}
     assert {"LICENSE", "README.md", "pyproject.toml", f"{PACKAGE}/__init__.py"} <= members
@@ -257,3 +260,31 @@ def test_fresh_virtualenv_runs_the_local_gateway(venv: Path, tiny_project: Path)
     assert report["echo"] == {"echo": "over a socket"}
     assert sorted(report["push"], key=json.dumps) == [{"pushed": "via @connections"}, {"sent": 1}]
 
+
+
+# A lambda_handler.py like the repository's, imported as on Lambda (AWS_LAMBDA_FUNCTION_NAME set) without the
+# 'lambda' extra: the cold start succeeds, uninstrumented, with one warning naming the extra.
+COLD_START = """
+import json, os
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tiny.settings")
+from django.core.wsgi import get_wsgi_application
+from django_aws_api_gateway_websockets import observability
+from django_aws_api_gateway_websockets.lambda_adapter import make_websocket_handler
+
+plain = make_websocket_handler(get_wsgi_application())
+handler = observability.instrument(plain)
+response = handler({"requestContext": "not an object"}, None)
+print(json.dumps({"unchanged": handler is plain, "status": response["statusCode"]}))
+"""
+
+
+def test_fresh_virtualenv_on_lambda_without_the_lambda_extra(venv: Path, tiny_project: Path) -> None:
+    script = tiny_project / "cold_start.py"
+    script.write_text(COLD_START)
+    env = clean_env(AWS_LAMBDA_FUNCTION_NAME="fn")
+    result = subprocess.run([str(venv), str(script)], cwd=tiny_project, env=env, capture_output=True, text=True,
+                            timeout=120, stdin=subprocess.DEVNULL)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert json.loads(result.stdout.splitlines()[-1]) == {"unchanged": True, "status": 400}
+    warnings = [line for line in result.stderr.splitlines() if "Observability is off" in line]
+    assert len(warnings) == 1 and "django-aws-api-gateway-websockets[lambda]" in warnings[0], result.stderr
