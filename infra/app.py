@@ -4,6 +4,8 @@
 ``-c environment=all`` builds every environment at once (CDK bundles the asset once: each stack's copy has
 the same source hash).
 ``-c apiGatewayCloudWatchRole=true`` adds the account-level stack of :mod:`infra.stacks.account`.
+``-c project=NAME`` picks the Django project the function runs, one of ``cdk.json``'s ``projects`` (the demo,
+``app/``, by default; ``channels-tutorial``: ``examples/channels_tutorial``); see :class:`infra.config.ProjectConfig`.
 """
 
 from __future__ import annotations
@@ -12,12 +14,12 @@ import os
 
 import aws_cdk as cdk
 
-from .config import EnvironmentConfig, context_flag
+from .config import EnvironmentConfig, ProjectConfig, context_flag, selected_project
 from .nag import enable_checks
 from .routes import routes_from_django
 from .stacks import ApiGatewayAccountStack, ApplicationStack, StatefulStack
 
-PREFIX = "DjangoWebSockets"
+PREFIX = "DjangoWebSockets"  # of the account-level stack, one per account and region whatever the project
 TAGS = {"project": "django-aws-api-gateway-websockets"}
 
 
@@ -32,17 +34,19 @@ def selected_environments(app: cdk.App) -> list[EnvironmentConfig]:
 
 
 def build(app: cdk.App) -> list[cdk.Stack]:
-    routes = routes_from_django()
+    project: ProjectConfig = selected_project(app.node.try_get_context)
+    project.activate()  # its modules importable, its settings Django's (one project per app: one Django setup)
+    routes = routes_from_django(project.settings_module)
     stacks: list[cdk.Stack] = []
     accounts: dict[tuple[str | None, str | None], ApiGatewayAccountStack] = {}
     for config in selected_environments(app):
         env = cdk.Environment(account=config.account or os.environ.get("CDK_DEFAULT_ACCOUNT"),
                               region=config.region or os.environ.get("CDK_DEFAULT_REGION"))
-        prefix = f"{PREFIX}-{config.name}"
+        prefix = f"{project.stack_prefix}-{config.name}"
         stateful = StatefulStack(app, f"{prefix}-Stateful", config=config, env=env,
                                  description="Connection table and secret (retained)")
         application = ApplicationStack(app, f"{prefix}-App", config=config, routes=routes, stateful=stateful,
-                                       env=env, description="WebSocket API and Django Lambda")
+                                       project=project, env=env, description="WebSocket API and Django Lambda")
         application.add_stack_dependency(stateful)
         if context_flag(app.node.try_get_context("apiGatewayCloudWatchRole")):
             key = (env.account, env.region)

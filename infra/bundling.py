@@ -3,10 +3,11 @@
 The recipe (:func:`build_bundle`), for a :class:`Target` (Python version, manylinux platform tags and an
 interpreter of that version to compile bytecode with):
 
-1. pip installs the locked dependency set (``requirements-lambda.lock``: versions and hashes, generated from
-   ``requirements.txt`` by ``scripts/lock``) as wheels for the target, ``--no-deps --require-hashes``, with no
-   bytecode from the build machine's Python;
-2. the project's code (the app package, the Django project, ``lambda_handler.py``) is copied beside them;
+1. pip installs the project's locked dependency set (the demo's ``requirements-lambda.lock``: versions and
+   hashes, generated from ``requirements.txt`` by ``scripts/lock``) as wheels for the target, ``--no-deps
+   --require-hashes``, with no bytecode from the build machine's Python;
+2. the project's code (:class:`infra.config.ProjectConfig`'s ``code``; the demo's: the app package, the Django
+   project, ``lambda_handler.py``) is copied beside them, each path at the asset's root;
 3. what never runs on Lambda is left out (:func:`strip`): gettext sources (``.po``; the compiled ``.mo``
    stay for every language the project serves: those of ``settings.LANGUAGES``, all of them while that is
    Django's default list), dist-info bulk (only ``METADATA`` and ``entry_points.txt`` stay, for ``importlib.metadata``), test
@@ -36,10 +37,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parent.parent
-LOCK_FILE = ROOT / "requirements-lambda.lock"
-# What the function runs: the app package, the Django project and the handler module.
-PROJECT_CODE = ("django_aws_api_gateway_websockets", "app", "lambda_handler.py")
+from .config import ROOT, ProjectConfig, cdk_json_context, selected_project
+
+DEMO = ProjectConfig()
+LOCK_FILE = ROOT / DEMO.lock
+# What the demo's function runs: the app package, the Django project and the handler module.
+PROJECT_CODE = DEMO.code
 # Provided by the Lambda Python runtime (boto3 and what it depends on, the SnapStart hooks): never bundled.
 # scripts/lock leaves them out of the lock file; the bundle is checked for them too.
 RUNTIME_PROVIDED = ("boto3", "botocore", "s3transfer", "jmespath", "urllib3", "python-dateutil", "six",
@@ -147,14 +150,15 @@ def install_dependencies(out: Path, target: Target, lock: Path = LOCK_FILE) -> N
           "--abi", "abi3", "--abi", "none", "--target", str(out), "-r", str(lock)], "Installing the locked dependencies")
 
 
-def copy_project(out: Path) -> None:
+def copy_project(out: Path, project: ProjectConfig = DEMO) -> None:
+    """The project's code, each path at the asset's root under its own name."""
     ignore = shutil.ignore_patterns("__pycache__", "*.pyc", "db.sqlite3*", "templates_cache")
-    for item in PROJECT_CODE:
+    for item in project.code:
         source = ROOT / item
         if source.is_dir():
-            shutil.copytree(source, out / item, ignore=ignore, dirs_exist_ok=True)
+            shutil.copytree(source, out / source.name, ignore=ignore, dirs_exist_ok=True)
         else:
-            shutil.copy2(source, out / item)
+            shutil.copy2(source, out / source.name)
 
 
 def strip(out: Path, languages: set[str] | None = None) -> None:
@@ -235,61 +239,80 @@ def compile_bytecode(out: Path, target: Target) -> bool:
     return True
 
 
-def build_bundle(out: Path, target: Target, *, lock: Path = LOCK_FILE, bytecode: bool = True) -> bool:
-    """Build the function's code into ``out`` (see the module's docstring) for the project's Django settings
-    (``DJANGO_SETTINGS_MODULE``, configured); True when bytecode was shipped."""
+def build_bundle(out: Path, target: Target, *, lock: Path | None = None, bytecode: bool = True,
+                 project: ProjectConfig = DEMO) -> bool:
+    """Build ``project``'s function code into ``out`` (see the module's docstring) for its Django settings
+    (``DJANGO_SETTINGS_MODULE``, configured); True when bytecode was shipped. ``lock``: the project's own."""
     from django.conf import settings
 
     check_unused_apps(settings.INSTALLED_APPS)
     out.mkdir(parents=True, exist_ok=True)
-    install_dependencies(out, target, lock)
-    copy_project(out)
+    install_dependencies(out, target, lock or ROOT / project.lock)
+    copy_project(out, project)
     strip(out, translation_languages(settings))
     check_no_imports_of_removed_apps(out)
     return compile_bytecode(out, target) if bytecode else False
 
 
-def local_bundling() -> Any:
-    """CDK's ILocalBundling for the Lambda target (built lazily: importing this module needs no jsii)."""
+def local_bundling(project: ProjectConfig = DEMO) -> Any:
+    """CDK's ILocalBundling of ``project`` for the Lambda target (built lazily: importing this module needs
+    no jsii)."""
     import jsii
     from aws_cdk import ILocalBundling
 
     @jsii.implements(ILocalBundling)
     class LocalPythonBundling:
         def try_bundle(self, output_dir: str, *, image: Any, **options: Any) -> bool:
-            build_bundle(Path(output_dir), lambda_target())
+            build_bundle(Path(output_dir), lambda_target(), project=project)
             return True
 
     return LocalPythonBundling()
 
 
-# Only these paths feed the asset hash: the project's code, the lock file (so the hash changes when a resolved
-# version does) and this recipe; not tests, docs, or dot-directories such as .venv and .git ("*" skips names
-# that start with a dot).
-ASSET_EXCLUDE = ["*", ".*", *[f"!{item}" for item in PROJECT_CODE], *[f"!{item}/**" for item in PROJECT_CODE
-                                                               if not item.endswith(".py")],
-                 f"!{LOCK_FILE.name}", "!infra", "!infra/bundling.py", "**/__pycache__", "**/*.pyc",
-                 "**/db.sqlite3*"]
+def asset_exclude(project: ProjectConfig = DEMO) -> list[str]:
+    """The asset's exclude patterns (CDK globs, relative to cdk.json's directory). Only these paths feed the
+    asset hash: the project's code, its lock file (so the hash changes when a resolved version does) and this
+    recipe; not tests, docs, or dot-directories such as .venv and .git ("*" skips names that start with a dot).
+    A path inside a folder re-includes each folder on its way (an excluded folder is never entered)."""
+    included: list[str] = []
+    for item in (*project.code, project.lock, "infra/bundling.py"):
+        parts = item.split("/")
+        for depth in range(1, len(parts) + 1):
+            pattern = "/".join(parts[:depth])
+            if pattern not in included:
+                included.append(pattern)
+        if (ROOT / item).is_dir():
+            included.append(f"{item}/**")
+    return ["*", ".*", *[f"!{pattern}" for pattern in included], "**/__pycache__", "**/*.pyc", "**/db.sqlite3*"]
+
+
+ASSET_EXCLUDE = asset_exclude(DEMO)
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m infra.bundling OUT [--host] [--no-bytecode]``: build the asset into OUT, for Lambda (the
-    default) or for this machine (``--host``: to run it here), with the project's settings (app.settings)."""
+    """``python -m infra.bundling OUT [--host] [--no-bytecode] [--project NAME]``: build the asset into OUT, for
+    Lambda (the default) or for this machine (``--host``: to run it here), of a project of cdk.json (the demo
+    by default) with its settings."""
     import argparse
 
     parser = argparse.ArgumentParser(prog="python -m infra.bundling", description=main.__doc__)
     parser.add_argument("out", type=Path)
     parser.add_argument("--host", action="store_true", help="build for this machine instead of Lambda")
     parser.add_argument("--no-bytecode", action="store_true", help="ship sources only")
+    parser.add_argument("--project", help="one of cdk.json's projects (default: its 'project', else the demo)")
     args = parser.parse_args(argv)
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "app.settings")
+    context = cdk_json_context()
+    if args.project:
+        context["project"] = args.project
+    project = selected_project(context)
+    project.activate()
     # Building needs the settings but no key (app.settings refuses to start without one, DEBUG off).
     os.environ.setdefault("DJANGO_SECRET_KEY", "bundling-reads-the-settings-only")
     import django
 
     django.setup()
     target = host_target() if args.host else lambda_target()
-    compiled = build_bundle(args.out, target, bytecode=not args.no_bytecode)
+    compiled = build_bundle(args.out, target, bytecode=not args.no_bytecode, project=project)
     print(f"Built {args.out} for CPython {target.python_version} {target.platforms[0]}; bytecode: "
           f"{target.interpreter if compiled else 'none'}")
     return 0

@@ -76,6 +76,8 @@ class DjangoWebSocketApiProps:
     code: lambda_.Code
     routes: ApiRoutes
     handler: str = "lambda_handler.handler"
+    # The Django settings the function runs with (DJANGO_SETTINGS_MODULE); the demo's by default.
+    settings_module: str = "app.settings"
     stage_name: str = "prod"
     memory_size: int = 1024
     timeout: Duration = field(default_factory=lambda: Duration.seconds(29))
@@ -121,7 +123,7 @@ class DjangoWebSocketApi(Construct):
             log_group=self.log_group,
             snap_start=lambda_.SnapStartConf.ON_PUBLISHED_VERSIONS if props.snap_start else None,
             description="Django behind an API Gateway WebSocket API (django-aws-api-gateway-websockets)",
-            environment={"DJANGO_SETTINGS_MODULE": "app.settings", "DJANGO_DEBUG": "0",
+            environment={"DJANGO_SETTINGS_MODULE": props.settings_module, "DJANGO_DEBUG": "0",
                          "DJANGO_DB_PATH": "/tmp/db.sqlite3", "POWERTOOLS_SERVICE_NAME": self.service_name,
                          "POWERTOOLS_METRICS_NAMESPACE": props.metrics_namespace, **props.environment},
         )

@@ -15,33 +15,35 @@ from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sns_subscriptions as subscriptions
 from constructs import Construct
 
-from ..bundling import ASSET_EXCLUDE, ROOT, local_bundling
-from ..config import EnvironmentConfig
+from ..bundling import DEMO, ROOT, asset_exclude, local_bundling
+from ..config import EnvironmentConfig, ProjectConfig
 from ..constructs import DjangoWebSocketApi, DjangoWebSocketApiProps
 from ..routes import ApiRoutes
 from .stateful import StatefulStack
 
 
-def django_code() -> lambda_.Code:
+def django_code(project: ProjectConfig = DEMO) -> lambda_.Code:
     """The function's asset, bundled locally (infra/bundling.py: locked wheels for Lambda, the project's code,
-    CPython 3.13 bytecode); no Docker. Its hash covers the project's code, the lock file and the recipe."""
+    CPython 3.13 bytecode); no Docker. Its hash covers the project's code, its lock file and the recipe."""
     return lambda_.Code.from_asset(
         str(ROOT),
-        exclude=ASSET_EXCLUDE,
+        exclude=asset_exclude(project),
         asset_hash_type=AssetHashType.SOURCE,
         bundling=BundlingOptions(
             # Only used if local bundling declined, which it never does; CDK requires an image.
             image=DockerImage.from_registry("public.ecr.aws/sam/build-python3.13"),
-            local=local_bundling(),
+            local=local_bundling(project),
         ),
     )
 
 
 class ApplicationStack(Stack):
     def __init__(self, scope: Construct, construct_id: str, *, config: EnvironmentConfig, routes: ApiRoutes,
-                 stateful: StatefulStack, code: lambda_.Code | None = None, **kwargs: Any) -> None:
+                 stateful: StatefulStack, code: lambda_.Code | None = None, project: ProjectConfig = DEMO,
+                 **kwargs: Any) -> None:
         super().__init__(scope, construct_id, **kwargs)
-        code = code or django_code()
+        self.project = project
+        code = code or django_code(project)
         certificate = None
         if config.certificate_arn:
             certificate = acm.Certificate.from_certificate_arn(self, "Certificate", config.certificate_arn)
@@ -67,6 +69,8 @@ class ApplicationStack(Stack):
         self.websockets = DjangoWebSocketApi(self, "WebSockets", DjangoWebSocketApiProps(
             code=code,
             routes=routes,
+            handler=project.handler,
+            settings_module=project.settings_module,
             stage_name=config.stage,
             memory_size=config.memory_size,
             timeout=Duration.seconds(config.timeout_seconds),
@@ -89,18 +93,22 @@ class ApplicationStack(Stack):
 
     def _authorizer(self, code: lambda_.Code, secret: secretsmanager.ISecret,
                     config: EnvironmentConfig) -> lambda_.Function:
-        """The REQUEST authorizer: the same asset, ``lambda_handler.authorize`` (checks the connect token)."""
+        """The REQUEST authorizer: the same asset, the project's ``authorizerHandler`` (``lambda_handler.authorize``:
+        checks the connect token)."""
+        if self.project.authorizer_handler is None:
+            raise ValueError(f"Environment {config.name!r} has connectAuthorizer, but project {self.project.name!r} "
+                             "has no authorizerHandler")
         function = lambda_.Function(
             self, "ConnectAuthorizer",
             runtime=lambda_.Runtime.PYTHON_3_13,
             architecture=lambda_.Architecture.ARM_64,
-            handler="lambda_handler.authorize",
+            handler=self.project.authorizer_handler,
             code=code,
             memory_size=512,
             timeout=Duration.seconds(10),
             log_group=logs.LogGroup(self, "ConnectAuthorizerLogs", retention=_retention(config.log_retention_days)),
             description="Admits $connect only with a valid connect token (django-aws-api-gateway-websockets)",
-            environment={"DJANGO_SETTINGS_MODULE": "app.settings", "DJANGO_DEBUG": "0",
+            environment={"DJANGO_SETTINGS_MODULE": self.project.settings_module, "DJANGO_DEBUG": "0",
                          "DJANGO_DB_PATH": "/tmp/db.sqlite3", "DJANGO_SECRET_KEY_SECRET_ID": secret.secret_name},
         )
         secret.grant_read(function)

@@ -176,3 +176,16 @@ def deployment(deploy_endpoint: str, tmp_path_factory: pytest.TempPathFactory) -
     for stack in deployment.client("cloudformation").describe_stacks()["Stacks"]:
         deployment.statuses[stack["StackName"]] = stack["StackStatus"]
     return deployment
+
+
+@pytest.fixture(scope="session")
+def runtime_stand_in(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """What the Lambda runtime provides beside an asset: boto3 and its dependencies, snapshot_restore_py
+    (pure Python, taken from this virtualenv); shared by every standalone-asset test."""
+    import botocore
+
+    from infra import bundling
+    from infra.asset_runner import runtime_stand_in as runtime_stand_in_dir
+
+    site = Path(botocore.__file__).resolve().parents[1]
+    return runtime_stand_in_dir(tmp_path_factory.mktemp("runtime") / "runtime", site, bundling.RUNTIME_PROVIDED_MODULES)

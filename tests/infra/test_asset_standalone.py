@@ -20,7 +20,6 @@ import pytest
 from django_aws_api_gateway_websockets import events
 from django_aws_api_gateway_websockets.store.dynamodb_schema import create_table_arguments
 from infra import bundling
-from infra.asset_runner import runtime_stand_in as runtime_stand_in_dir
 from tests.infra.conftest import ROOT, Assembly
 from tests.infra.test_asset import cdk_style_zip
 
@@ -43,13 +42,13 @@ def unzip_like_lambda(archive: bytes, into: Path) -> Path:
     return into
 
 
-@pytest.fixture(scope="session")
-def host_bundle(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
-    """The asset built for this machine (``python -m infra.bundling --host``), through a CDK-style zip."""
+def build_host_bundle(tmp_path_factory: pytest.TempPathFactory, *project: str) -> tuple[Path, str]:
+    """A project's asset built for this machine (``python -m infra.bundling --host [--project NAME]``),
+    through a CDK-style zip; with the interpreter to run it."""
     built = tmp_path_factory.mktemp("host-asset") / "build"
     env = {k: v for k, v in os.environ.items() if k != "DJANGO_SETTINGS_MODULE"}
-    result = subprocess.run([sys.executable, "-m", "infra.bundling", str(built), "--host"], cwd=ROOT, env=env,
-                            capture_output=True, text=True, timeout=600)
+    command = [sys.executable, "-m", "infra.bundling", str(built), "--host", *(("--project", *project) if project else ())]
+    result = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     target = bundling.host_target()
     assert target.interpreter is not None
@@ -58,17 +57,13 @@ def host_bundle(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
 
 
 @pytest.fixture(scope="session")
-def runtime_stand_in(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """What the Lambda runtime provides beside the asset: boto3 and its dependencies, snapshot_restore_py
-    (pure Python, taken from this virtualenv)."""
-    import botocore
-
-    site = Path(botocore.__file__).resolve().parents[1]
-    return runtime_stand_in_dir(tmp_path_factory.mktemp("runtime") / "runtime", site, bundling.RUNTIME_PROVIDED_MODULES)
+def host_bundle(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
+    """The demo's asset built for this machine."""
+    return build_host_bundle(tmp_path_factory)
 
 
-def function_environment(assembly: Assembly) -> dict[str, Any]:
-    (function,) = [r["Properties"] for r in assembly.app()["Resources"].values()
+def function_environment(assembly: Assembly, stack: str = "DjangoWebSockets-dev-App") -> dict[str, Any]:
+    (function,) = [r["Properties"] for r in assembly.template(stack)["Resources"].values()
                    if r["Type"] == "AWS::Lambda::Function"]
     return dict(function["Environment"]["Variables"])
 

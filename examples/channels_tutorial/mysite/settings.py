@@ -75,6 +75,16 @@ ASGI_APPLICATION = "mysite.asgi.application"
 # ------------------------------------------------------------------------------------------------------------
 INSTALLED_APPS += ["django_aws_api_gateway_websockets"]
 
+# On AWS the CDK construct keeps the key in Secrets Manager and names the secret (read once, at cold start).
+if os.environ.get("DJANGO_SECRET_KEY_SECRET_ID"):
+    import boto3
+
+    SECRET_KEY = boto3.client("secretsmanager").get_secret_value(
+        SecretId=os.environ["DJANGO_SECRET_KEY_SECRET_ID"])["SecretString"]
+
+# The languages the site serves: the Lambda asset keeps only their translations (infra/bundling.py).
+LANGUAGES = [("en", "English")]
+
 # Locally, the gateway runs up to 16 events at once on SQLite: WAL lets readers and the writer overlap, and
 # IMMEDIATE transactions wait for the write lock instead of failing with "database is locked".
 DATABASES["default"]["OPTIONS"] = {"transaction_mode": "IMMEDIATE",
