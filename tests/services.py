@@ -1,5 +1,9 @@
-"""PostgreSQL and Redis for the tests: the machine's own when reachable (127.0.0.1:5432, 127.0.0.1:6379),
-else a private instance started from the Debian packages' binaries on a free port. Never a skip.
+"""PostgreSQL and Redis for the tests: the machine's own when they answer (127.0.0.1:5432 as ``postgres``
+without a password, 127.0.0.1:6379 without AUTH), else a private instance started from the Debian packages'
+binaries on a free port (``scripts/setup --services`` installs them). Never a skip.
+``DAWSWS_PRIVATE_SERVICES=1`` forces the private instances; ``DAWSWS_PG_CTL_GLOB`` (default
+``/usr/lib/postgresql/*/bin/pg_ctl``) and ``DAWSWS_REDIS_SERVER`` (default ``redis-server``) say where the
+binaries are, as for ``scripts/install-services``.
 
 Names (databases, key prefixes) are unique to this checkout and run, so helpers sharing a server never meet.
 """
@@ -73,18 +77,45 @@ class Postgres:
 
 
 def _pg_ctl() -> str:
-    found = sorted(glob.glob("/usr/lib/postgresql/*/bin/pg_ctl"))
+    pattern = os.environ.get("DAWSWS_PG_CTL_GLOB") or "/usr/lib/postgresql/*/bin/pg_ctl"
+    found = sorted(glob.glob(pattern))
     if not found:
-        raise RuntimeError("No PostgreSQL on 127.0.0.1:5432 and no server binaries to start one: install Debian's "
-                           "'postgresql' package (apt-get install postgresql).")
+        raise RuntimeError(f"No usable PostgreSQL on 127.0.0.1:5432 and no server binaries ({pattern}) to start one: "
+                           "run scripts/setup --services, or install Debian's 'postgresql' package "
+                           "(apt-get install postgresql).")
     return found[-1]
+
+
+def _machine_postgres() -> Postgres | None:
+    """The machine's PostgreSQL, if it answers and lets ``postgres`` in without a password (as CI's does)."""
+    if os.environ.get("DAWSWS_PRIVATE_SERVICES") or not reachable("127.0.0.1", 5432):
+        return None
+    server = Postgres("127.0.0.1", 5432, "postgres", private=False)
+    try:
+        server.connect().close()
+    except Exception:  # e.g. Debian's own cluster, which asks for a password over TCP
+        return None
+    return server
+
+
+def _machine_redis() -> bool:
+    """True when the machine's Redis answers PING without AUTH."""
+    if os.environ.get("DAWSWS_PRIVATE_SERVICES") or not reachable("127.0.0.1", 6379):
+        return False
+    try:
+        with socket.create_connection(("127.0.0.1", 6379), timeout=2) as sock:
+            sock.sendall(b"PING\r\n")
+            return sock.recv(64).startswith(b"+PONG")
+    except OSError:
+        return False
 
 
 @contextmanager
 def postgres_server() -> Iterator[Postgres]:
     """The machine's PostgreSQL, or a private one (``DAWSWS_PRIVATE_SERVICES=1`` forces the private one)."""
-    if not os.environ.get("DAWSWS_PRIVATE_SERVICES") and reachable("127.0.0.1", 5432):
-        yield Postgres("127.0.0.1", 5432, "postgres", private=False)
+    machine = _machine_postgres()
+    if machine is not None:
+        yield machine
         return
     from pytest_postgresql.executor import PostgreSQLExecutor
 
@@ -114,13 +145,14 @@ def postgres_server() -> Iterator[Postgres]:
 @contextmanager
 def redis_server() -> Iterator[str]:
     """A Redis URL: the machine's server, or a private ``redis-server`` on a free port."""
-    if not os.environ.get("DAWSWS_PRIVATE_SERVICES") and reachable("127.0.0.1", 6379):
+    if _machine_redis():
         yield "redis://127.0.0.1:6379/0"
         return
-    binary = shutil.which("redis-server")
+    name = os.environ.get("DAWSWS_REDIS_SERVER") or "redis-server"
+    binary = shutil.which(name)
     if binary is None:
-        raise RuntimeError("No Redis on 127.0.0.1:6379 and no redis-server to start one: install Debian's "
-                           "'redis-server' package.")
+        raise RuntimeError(f"No usable Redis on 127.0.0.1:6379 and no {name} to start one: run scripts/setup "
+                           "--services, or install Debian's 'redis-server' package.")
     port = free_port()
     workdir = tempfile.mkdtemp(prefix="dawsws-redis-")
     process = subprocess.Popen([binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
