@@ -48,8 +48,9 @@ DEFAULTS: dict[str, Any] = {
     "API_MAPPING_KEY": "",
     # Region for the management API client; None: AWS_REGION / AWS_DEFAULT_REGION, then "us-east-1".
     "REGION": None,
-    # Lambda adapter: add ".execute-api.<region>.amazonaws.com" to ALLOWED_HOSTS at cold start, so the
-    # Host that API Gateway sends is accepted without guessing it by hand.
+    # Lambda adapter: on Lambda, add ".execute-api.<region>.amazonaws.com" to ALLOWED_HOSTS at cold start (and,
+    # anywhere, the host of a recorded execute-api event when it is replayed), so the Host API Gateway sends is
+    # accepted without guessing it by hand. Never used to allow an Origin.
     "TRUST_EXECUTE_API_HOST": True,
     # Posts a broadcast keeps in flight at once (its keep-alive connection pool has as many connections).
     "MAX_WORKERS": 64,

@@ -12,17 +12,19 @@ import base64
 import binascii
 import json
 import logging
+import os
 import re
 from collections.abc import Callable
 from typing import Any
 
 from apig_wsgi import make_lambda_handler
 from django.conf import settings
+from django.http.request import validate_host
 from django.urls import reverse
 
 from .conf import region, ws_settings
 from .events import CONNECT, DISCONNECT, EVENT_TYPES, MESSAGE, is_websocket_event
-from .security import ANSWERED_KEY, CONNECTION_ID_RE, EVENT_TYPE_KEY
+from .security import ADAPTER_HOSTS, ANSWERED_KEY, CONNECTION_ID_RE, DEBUG_HOSTS, EVENT_TYPE_KEY
 
 logger = logging.getLogger("django_aws_api_gateway_websockets")
 
@@ -141,10 +143,11 @@ class WebSocketEventTranslator:
         if not _HOST_RE.match(domain):
             raise BadEvent("requestContext.domainName is not a host name")
         execute_api = _EXECUTE_API_RE.match(domain)
-        if execute_api and execute_api.group(1) == api_id:
-            # Checked per event (a list lookup): settings can change under tests, and a recorded event from
-            # another region, replayed locally, is as trustworthy as one from our own region.
-            trust_execute_api_host(execute_api.group(2))
+        if execute_api and execute_api.group(1) == api_id and ws_settings.TRUST_EXECUTE_API_HOST:
+            # API Gateway's own host for this API: the Host Django must accept for the event. Checked per event
+            # (a list lookup): settings can change under tests, and a recorded event replayed locally (or the
+            # test client's) names an API of its own.
+            trust_host(domain)
         _str_field(context, "stage", _STAGE_RE)
         _check_optional_fields(context)
         identity = context.get("identity")
@@ -200,17 +203,38 @@ class WebSocketEventTranslator:
 _EXECUTE_API_RE = re.compile(r"^([a-z0-9]{1,32})\.execute-api\.([a-z0-9-]{1,32})\.amazonaws\.com$")
 
 
-def trust_execute_api_host(region_name: str) -> None:
-    """Accept ``<api id>.execute-api.<region_name>.amazonaws.com`` hosts (WEBSOCKETS["TRUST_EXECUTE_API_HOST"]).
+def on_lambda() -> bool:
+    """True inside an AWS Lambda function (the runtime sets AWS_LAMBDA_FUNCTION_NAME)."""
+    return bool(os.environ.get("AWS_LAMBDA_FUNCTION_NAME"))
 
-    Only API Gateway sets that Host on the events Lambda receives, so accepting it is safe; without it every
-    event would need the API's host, unknown before the first deploy, in ALLOWED_HOSTS by hand.
+
+def trust_host(pattern: str) -> None:
+    """Add ``pattern`` to ALLOWED_HOSTS unless it is accepted already. Under DEBUG with an empty ALLOWED_HOSTS,
+    Django's own development hosts (``.localhost``, ``127.0.0.1``, ``[::1]``) are kept: adding one entry must not
+    take away the hosts Django accepted before. The pattern is remembered as the adapter's
+    (:data:`~django_aws_api_gateway_websockets.security.ADAPTER_HOSTS`), so it never makes an Origin allowed."""
+    hosts = list(settings.ALLOWED_HOSTS)
+    if "*" in hosts or pattern in hosts or (not pattern.startswith(".") and validate_host(pattern, hosts)):
+        return
+    if not hosts and settings.DEBUG:
+        hosts = list(DEBUG_HOSTS)
+    ADAPTER_HOSTS.add(pattern)
+    settings.ALLOWED_HOSTS = [*hosts, pattern]
+    logger.info("Added %s to ALLOWED_HOSTS for API Gateway events", pattern)
+
+
+def trust_execute_api_host(region_name: str) -> None:
+    """On Lambda, accept every ``<api id>.execute-api.<region_name>.amazonaws.com`` Host
+    (``WEBSOCKETS["TRUST_EXECUTE_API_HOST"]``).
+
+    There only API Gateway (and a function URL or load balancer the project set up) can send requests, and it
+    sets that Host on the events: accepting it spares guessing the API's host before the first deploy, for
+    WebSocket events and for pages an HTTP API serves from the same function. Elsewhere (the local gateway,
+    ``runserver``, tests) nothing changes: settings stay the project's own, and a recorded execute-api event
+    gets only its own host, when it arrives (:meth:`WebSocketEventTranslator.translate`).
     """
-    pattern = f".execute-api.{region_name}.amazonaws.com"
-    hosts = settings.ALLOWED_HOSTS
-    if pattern not in hosts and "*" not in hosts and ws_settings.TRUST_EXECUTE_API_HOST:
-        settings.ALLOWED_HOSTS = [*hosts, pattern]
-        logger.info("Added %s to ALLOWED_HOSTS for API Gateway events", pattern)
+    if on_lambda() and ws_settings.TRUST_EXECUTE_API_HOST:
+        trust_host(f".execute-api.{region_name}.amazonaws.com")
 
 
 def make_websocket_handler(wsgi_app: Any, *, view: Any = None, url_namespace: str = "websockets") -> Handler:

@@ -10,7 +10,7 @@ from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.http import HttpRequest
-from django.http.request import split_domain_port, validate_host
+from django.http.request import validate_host
 
 from .conf import ws_settings
 from .events import EVENT_TYPES
@@ -52,28 +52,64 @@ def has_header(request: HttpRequest, name: str) -> bool:
     return meta_key(name) in request.META
 
 
-def _normalise_origin(origin: str) -> str | None:
-    parts = urlsplit(origin.strip())
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        return None
-    default_port = 443 if parts.scheme == "https" else 80
+# The hosts Django accepts while DEBUG is on and ALLOWED_HOSTS is empty (django.http.HttpRequest.get_host).
+DEBUG_HOSTS = (".localhost", "127.0.0.1", "[::1]")
+# ALLOWED_HOSTS entries the Lambda adapter added so API Gateway's Host passes (lambda_adapter.trust_host): they
+# say where events come from, never which web pages may open a socket, so the origin check leaves them out.
+ADAPTER_HOSTS: set[str] = set()
+
+
+def _origin_parts(origin: str) -> tuple[str, str, int] | None:
+    """(scheme, lower-case host, port) of an http(s) origin; None for anything else. A browser's Origin is
+    ``scheme://host[:port]``: userinfo, a path, a query or a fragment make it something else, and so does what
+    ``urlsplit`` cannot even parse (``http://[``, ``http://a]b``: ValueError)."""
     try:
-        port = parts.port or default_port
+        parts = urlsplit(origin.strip())
+        host = parts.hostname
+        port = parts.port
     except ValueError:
         return None
-    return f"{parts.scheme}://{parts.hostname.lower()}:{port}"
+    if parts.scheme not in ("http", "https") or not host or parts.username is not None or parts.password is not None:
+        return None
+    if parts.path not in ("", "/") or parts.query or parts.fragment:
+        return None
+    return parts.scheme, host.lower().removesuffix("."), port or (443 if parts.scheme == "https" else 80)
+
+
+def _normalise_origin(origin: str) -> str | None:
+    parts = _origin_parts(origin)
+    return None if parts is None else "{}://{}:{}".format(*parts)
+
+
+def _covers_aws_hosts(pattern: str) -> bool:
+    """True for a wildcard ALLOWED_HOSTS entry that matches hosts anybody can get on AWS
+    (".execute-api.<region>.amazonaws.com", ".amazonaws.com", ...)."""
+    return pattern.startswith(".") and (pattern + ".").lower().endswith(".amazonaws.com.")
+
+
+def origin_host_patterns() -> list[str]:
+    """The ALLOWED_HOSTS entries an Origin's host is checked against when ``WEBSOCKETS["ALLOWED_ORIGINS"]`` is
+    None: what Django itself accepts as Host (Django's debug hosts while DEBUG is on and ALLOWED_HOSTS is empty),
+    minus the hosts the Lambda adapter trusts for API Gateway's events and any wildcard over AWS's shared
+    domains (anybody can serve a page from a ``.execute-api.<region>.amazonaws.com`` host of their own)."""
+    hosts = list(settings.ALLOWED_HOSTS)
+    if settings.DEBUG and not [h for h in hosts if h not in ADAPTER_HOSTS]:
+        hosts = [*DEBUG_HOSTS, *hosts]
+    return [h for h in hosts if h not in ADAPTER_HOSTS and not _covers_aws_hosts(h)]
 
 
 def origin_allowed(origin: str) -> bool:
-    """True when a browser page at ``origin`` may open a socket (cross-site WebSocket hijacking guard)."""
-    normalised = _normalise_origin(origin)
-    if normalised is None:
+    """True when a browser page at ``origin`` may open a socket (cross-site WebSocket hijacking guard). A
+    malformed Origin is never allowed (and never an exception)."""
+    parts = _origin_parts(origin)
+    if parts is None:
         return False
     allowed = ws_settings.ALLOWED_ORIGINS
     if allowed is None:
-        host, _port = split_domain_port(urlsplit(origin.strip()).netloc)
-        return bool(host) and validate_host(host, settings.ALLOWED_HOSTS)
-    return any(_normalise_origin(entry) == normalised for entry in allowed)
+        host = parts[1]
+        return validate_host(f"[{host}]" if ":" in host else host, origin_host_patterns())
+    normalised = "{}://{}:{}".format(*parts)
+    return any(isinstance(entry, str) and _normalise_origin(entry) == normalised for entry in allowed)
 
 
 def came_through_lambda_adapter(request: HttpRequest) -> bool:

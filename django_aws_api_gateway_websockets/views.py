@@ -172,6 +172,9 @@ class WebSocketView(View):
         self.route_kind = route_kind_from_url(kwargs)
         self.body = {}
         self.body_error: tuple[int, str] | None = None
+        # True when body_error only says the body is not a JSON object (not UTF-8, not JSON, another JSON type):
+        # a view that takes any frame (the Channels bridge) may ignore it; size and depth errors always stand.
+        self.body_not_json = False
         self.connection: Connection | None = None
         self.connection_id: str = header(request, "Connectionid")
         try:
@@ -195,10 +198,10 @@ class WebSocketView(View):
         try:
             parsed = json.loads(raw.decode("utf-8"))
         except UnicodeDecodeError:
-            self.body_error = (400, "Message body is not valid UTF-8.")
+            self.body_error, self.body_not_json = (400, "Message body is not valid UTF-8."), True
             return
         except ValueError:
-            self.body_error = (400, "Message body is not valid JSON.")
+            self.body_error, self.body_not_json = (400, "Message body is not valid JSON."), True
             return
         except RecursionError:
             self.body_error = (400, f"Message body is nested too deeply (at most {self.max_json_depth} levels).")
@@ -207,7 +210,7 @@ class WebSocketView(View):
             self.body_error = (400, f"Message body is nested too deeply (at most {self.max_json_depth} levels).")
             return
         if not isinstance(parsed, dict):
-            self.body_error = (400, "Message body must be a JSON object.")
+            self.body_error, self.body_not_json = (400, "Message body must be a JSON object."), True
             return
         self.body = parsed
 

@@ -68,3 +68,29 @@ bodies = st.one_of(
     nested(),
     st.sampled_from([10, 32 * 1024 - 30, 128 * 1024 - 30, 128 * 1024, 200_000]).map(_big),
 )
+
+
+# The handshake a client controls and a WebSocket view reads: Origin (the cross-site check), Cookie (the session
+# user), Sec-WebSocket-Protocol (subprotocol selection), the connect token and the Channels bridge's ?path=.
+# ``header_safe`` values can go on a real socket (latin-1, no control characters); the others only in events.
+header_safe = st.text(st.characters(min_codepoint=0x20, max_codepoint=0xFF, exclude_characters="\x7f"), max_size=40)
+_URL_CHARS = "[]:@/%.?#&=+;,a1Z-_~ "
+url_like = st.builds(lambda scheme, rest: scheme + rest,
+                     st.sampled_from(["http://", "https://", "HTTP://", "ws://", "file://", "//", "null", ""]),
+                     st.text(st.sampled_from(_URL_CHARS), max_size=16))
+origins = st.one_of(url_like, url_like.map(lambda u: u.replace("a1Z", "testserver")), header_safe)
+_cookie_pairs = st.tuples(st.one_of(st.sampled_from(["sessionid", "csrftoken", "theme"]), st.text("abc=; ", max_size=6)),
+                          st.one_of(st.text(st.sampled_from("abcdef0123456789:-_=\"\\; "), max_size=40), header_safe))
+cookies = st.one_of(st.lists(_cookie_pairs, max_size=4).map(lambda pairs: "; ".join(f"{k}={v}" for k, v in pairs)),
+                    header_safe)
+protocols = st.one_of(st.lists(st.sampled_from(["chat.v1", "chat.v2", "", " ", "a,b", "\t"]), max_size=4).map(", ".join),
+                      header_safe)
+tokens = st.one_of(st.text(st.sampled_from("abcXYZ0123456789:-_.=+/%"), max_size=120), header_safe)
+paths = st.one_of(st.sampled_from(["/ws/echo/", "/ws/json/x/", "/ws/room/a/", "/ws/chat/lobby/", "/", ""]),
+                  st.text(st.sampled_from("/ws.chat%?#:[]a1 \\"), max_size=40).map(lambda p: "/" + p), header_safe)
+
+
+def maybe(strategy: Any, hostile: Any = None) -> Any:
+    """Absent, the strategy's values, or (for events only) any text at all."""
+    options = [st.none(), strategy] + ([hostile] if hostile is not None else [])
+    return st.one_of(*options)

@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 
 from django_aws_api_gateway_websockets.events import Connection, is_websocket_event
 from django_aws_api_gateway_websockets.routing import select_route_key
-from tests.fuzzing import any_text, bodies, fuzz, json_values
+from tests.fuzzing import any_text, bodies, cookies, fuzz, json_values, maybe, origins, paths, protocols, tokens
 
 pytestmark = pytest.mark.django_db
 
@@ -98,6 +98,19 @@ def test_a_whole_connection_with_any_message(handler: Any, body: Any, binary: bo
     assert_clean(response, websocket=True)
     assert response["statusCode"] in (200, 400, 403, 413)
     assert_clean(handler(connection.disconnect_event(status, reason), None), websocket=True)
+
+
+@fuzz(200)
+@given(origin=maybe(origins, any_text), cookie=maybe(cookies, any_text), protocol=maybe(protocols, any_text),
+       token=maybe(tokens, any_text), path=maybe(paths, any_text))
+def test_connect_with_any_handshake_the_view_reads(handler: Any, origin: str | None, cookie: str | None,
+                                                   protocol: str | None, token: str | None, path: str | None) -> None:
+    headers = {name: value for name, value in (("Origin", origin), ("Cookie", cookie),
+                                               ("Sec-WebSocket-Protocol", protocol)) if value is not None}
+    query = {name: value for name, value in (("token", token), ("path", path)) if value is not None}
+    response = handler(Connection(api_id="fz01fz02fz").connect_event(headers=headers, query=query or None), None)
+    assert_clean(response, websocket=True)
+    assert response["statusCode"] in (200, 400, 401, 403), response
 
 
 @fuzz(200)

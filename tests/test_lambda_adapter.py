@@ -153,13 +153,15 @@ def test_rest_v1_event_goes_to_django_unchanged(handler: Any) -> None:
     assert handler(event, None)["statusCode"] == 404
 
 
-def test_region_of_a_recorded_event_is_trusted_once(handler: Any) -> None:
+def test_the_host_of_a_recorded_event_is_trusted_once(handler: Any) -> None:
     from django.conf import settings
 
     ws = WebSocketTestClient(handler, routes=list(CountingView.routes), route_selection_key="action",
                              api_id="zz99yy88xx", region="ap-southeast-2")
     assert ws.connect(headers=BROWSER).status_code == 200
-    assert ".execute-api.ap-southeast-2.amazonaws.com" in settings.ALLOWED_HOSTS
+    assert ws.send({"action": "ping"}).status_code == 200
+    assert settings.ALLOWED_HOSTS.count("zz99yy88xx.execute-api.ap-southeast-2.amazonaws.com") == 1
+    assert ".execute-api.ap-southeast-2.amazonaws.com" not in settings.ALLOWED_HOSTS  # off Lambda: no wildcard
     foreign = Connection(api_id="zz99yy88xx", domain_name="evil.example")
     assert handler(foreign.connect_event(BROWSER), None)["statusCode"] == 400  # DisallowedHost, not trusted
 

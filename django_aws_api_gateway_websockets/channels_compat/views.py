@@ -23,6 +23,9 @@ traceback.
 
 from __future__ import annotations
 
+import functools
+import inspect
+import json
 import logging
 import re
 from dataclasses import replace
@@ -48,6 +51,73 @@ from .scope import (ATTRS_KEY, OPEN_KEY, PENDING_KEY, SCOPE_KEY, STATE_KEY, clie
 logger = logging.getLogger("django_aws_api_gateway_websockets.channels")
 
 _PATH_RE = re.compile(r"^/[\x21-\x7e]{0,511}$")  # printable ASCII, no spaces: what a URL path can carry
+
+
+def _nested_deeper_than(raw: bytes, limit: int) -> bool:
+    """True when the brackets and braces of ``raw`` (outside JSON strings) nest deeper than ``limit``, whether or
+    not ``raw`` is JSON. Frames with fewer brackets than the limit cannot, so most frames skip the walk."""
+    if raw.count(b"[") + raw.count(b"{") <= limit:
+        return False
+    depth, in_string, escaped = 0, False, False
+    for byte in raw:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif byte == 0x5C:  # backslash
+                escaped = True
+            elif byte == 0x22:  # quote
+                in_string = False
+        elif byte == 0x22:
+            in_string = True
+        elif byte in (0x5B, 0x7B):  # [ {
+            depth += 1
+            if depth > limit:
+                return True
+        elif byte in (0x5D, 0x7D) and depth:  # ] }
+            depth -= 1
+    return False
+
+
+_JSON_RECEIVES: tuple[Any, ...] | None = None
+
+
+@functools.lru_cache(maxsize=256)
+def _frame_kinds(consumer_class: type) -> tuple[bool, bool]:
+    """(takes only non-empty text, takes bytes) for a consumer class: Channels' JSON consumers raise ValueError
+    on a binary or empty frame; a ``receive`` without ``bytes_data`` (the tutorial's ``receive(self,
+    text_data)``) raises TypeError on a binary one. Both are the frame's fault, known before the consumer runs."""
+    global _JSON_RECEIVES
+    if _JSON_RECEIVES is None:
+        from channels.generic.websocket import AsyncJsonWebsocketConsumer, JsonWebsocketConsumer
+
+        _JSON_RECEIVES = (JsonWebsocketConsumer.receive, AsyncJsonWebsocketConsumer.receive)
+    receive = getattr(consumer_class, "receive", None)
+    if receive is None:
+        return False, True
+    try:
+        parameters = inspect.signature(receive).parameters.values()
+    except (TypeError, ValueError):
+        return receive in _JSON_RECEIVES, True
+    takes_bytes = any(p.name == "bytes_data" or p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters)
+    return receive in _JSON_RECEIVES, takes_bytes
+
+
+def _unfit_frame(consumer_class: type | None, message: dict[str, Any]) -> str | None:
+    """Why the consumer cannot take this frame at all (a 400 for the client), or None."""
+    if consumer_class is None:
+        return None
+    text_only, takes_bytes = _frame_kinds(consumer_class)
+    if text_only and not message.get("text"):
+        return "This consumer takes JSON text frames only."
+    if "bytes" in message and not takes_bytes:
+        return "This consumer takes text frames only."
+    return None
+
+
+def _not_json_frame(error: BaseException, message: dict[str, Any]) -> bool:
+    """True when ``error`` is the JSON decoder failing on the frame itself (a JSON consumer's ``decode_json``,
+    or a consumer's own ``json.loads(text_data)``), not on anything else the consumer parsed."""
+    return isinstance(error, json.JSONDecodeError) and "text" in message and error.doc == message["text"]
 
 
 async def _run_event(resolved: Resolved, scope: dict[str, Any], message: dict[str, Any], event: EventContext,
@@ -92,8 +162,12 @@ class ChannelsWebSocketView(WebSocketView):
             return self._error(404, f"No consumer route for {path!r} (connect with "
                                     f"?{ws_settings.CHANNELS_PATH_PARAM}=/your/route/).")
         origin = request.META.get("HTTP_ORIGIN")
-        parsed_origin = urlparse(origin) if origin else None
-        if not all(validator.valid_origin(parsed_origin) for validator in resolved.validators):
+        try:
+            parsed_origin = urlparse(origin) if origin else None
+            origin_ok = all(validator.valid_origin(parsed_origin) for validator in resolved.validators)
+        except ValueError:  # an Origin urlparse cannot read ("http://["): never an allowed one
+            origin_ok = False
+        if not origin_ok:
             return self._error(403, "Forbidden: the consumer's OriginValidator refuses this origin.")
 
         essentials = connect_essentials(request, path)
@@ -137,8 +211,12 @@ class ChannelsWebSocketView(WebSocketView):
             return JsonResponse({"error": "Internal server error."}, status=500)
 
     def _message(self, request: HttpRequest) -> HttpResponse:
-        if self.body_error is not None and self.body_error[0] == 400:
-            self.body_error = None  # any text is a frame for the consumer, JSON or not
+        if self.body_error is not None and self.body_not_json:
+            # Any text is a frame for the consumer, JSON or not; the size and depth limits still hold, for
+            # text that only looks like JSON too ("[[[[..." is not JSON, and still too deep for json.loads).
+            self.body_error = None
+            if _nested_deeper_than(request.body, self.max_json_depth):
+                self.body_error = (400, f"Message is nested too deeply (at most {self.max_json_depth} levels).")
         refused = self._open_message(request)
         if refused is not None:
             return refused
@@ -158,6 +236,9 @@ class ChannelsWebSocketView(WebSocketView):
             message: dict[str, Any] = {"type": "websocket.receive", "text": raw.decode("utf-8")}
         except UnicodeDecodeError:
             message = {"type": "websocket.receive", "bytes": raw}
+        unfit = _unfit_frame(resolved.consumer_class, message)
+        if unfit is not None:
+            return self._error(400, unfit)
         signals.websocket_message_received.send(sender=type(self), request=request, connection=connection,
                                                 route="$default", body=self.body)
         event = EventContext(connection.connection_id, "message")
@@ -173,6 +254,9 @@ class ChannelsWebSocketView(WebSocketView):
         if frames:
             delivery.post_frames([(connection, frames)])
         if outcome.error is not None:
+            if _not_json_frame(outcome.error, message):
+                # The client's frame, not the consumer, is at fault: 400 and a warning, not a server error.
+                return self._error(400, f"Message is not valid JSON ({outcome.error.msg}).")  # type: ignore[union-attr]
             return self._consumer_error(outcome, "message")
         if close is not None:
             delivery.close(connection, close.close_code)

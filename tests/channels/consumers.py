@@ -73,6 +73,8 @@ class EchoConsumer(WebsocketConsumer):
             self.send(text_data="two")
         elif text_data == "silent":
             pass
+        elif text_data == "bad-config":
+            json.loads("{settings: 1}")  # a bug parsing something that is not the frame
         elif text_data == "huge-state":
             self.scope["connection_state"]["blob"] = "x" * 20000
         elif text_data.startswith("all:"):
@@ -85,6 +87,17 @@ class EchoConsumer(WebsocketConsumer):
 
     def disconnect(self, code):
         async_to_sync(self.channel_layer.group_send)("everyone", {"type": "shout", "text": f"left {code}"})
+
+
+class TutorialStyleConsumer(WebsocketConsumer):
+    """Written as the Channels tutorial writes its ChatConsumer: text only, parses the frame itself."""
+
+    def connect(self):
+        self.accept()
+
+    def receive(self, text_data):
+        message = json.loads(text_data)["message"]
+        self.send(text_data=json.dumps({"message": message}))
 
 
 class JsonEchoConsumer(JsonWebsocketConsumer):

@@ -196,6 +196,8 @@ def test_refused_unknown_and_malformed_connects(socket: Any) -> None:
     assert socket("ws/echo/").connect_response.status_code == 400
     assert socket("/ws/echo/ x").connect_response.status_code == 400
     assert socket("/ws/echo/", origin="https://evil.example").connect_response.status_code == 403
+    for malformed in ("http://[::1", "https://[", "http://a]b"):  # urlparse raises on these: never a 500
+        assert socket("/ws/echo/", origin=malformed).connect_response.status_code == 403
     # As Channels' OriginValidator does: no Origin at all is refused too.
     assert socket("/ws/echo/", origin=None).connect_response.status_code == 403
 
@@ -222,28 +224,93 @@ def test_errors_are_json_with_debug_on_and_off(socket: Any, settings: Any, debug
     settings.DEBUG = debug
     client = socket("/ws/json/news/")
     for frame in ("not json", "[1, 2", ""):
-        response = client.send(frame)  # the JSON consumer raises on each: the client gets JSON, never a page
-        assert response.status_code == 500 and response.json() == {"error": "Internal server error."}
+        response = client.send(frame)  # the JSON consumer cannot decode any: the client gets JSON, never a page
+        assert response.status_code == 400 and response.headers["Content-Type"] == "application/json"
+        assert response.json()["error"].startswith(("Message is not valid JSON", "This consumer takes JSON text"))
     assert json.loads(client.send({"ok": 1}).body)["got"] == {"ok": 1}
+    assert client.send("raise").status_code == 400  # not JSON either
+    echo = socket("/ws/echo/")
+    assert echo.send("raise").json() == {"error": "Internal server error."}  # a consumer bug stays a 500
 
 
-def test_any_route_parameter_and_any_frame_gets_an_answer_never_a_crash(socket: Any) -> None:
-    from hypothesis import HealthCheck, given, settings as hypothesis_settings, strategies as st
+DEEP = "[" * 5000
 
-    routes = st.sampled_from(["/ws/echo/", "/ws/json/x/", "/ws/room/a/"])
 
-    @hypothesis_settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck))
-    @given(path=st.one_of(routes, st.text(max_size=80)), frame=st.text(max_size=200))
-    def check(path: str, frame: str) -> None:
-        client = socket(path)
-        status = client.connect_response.status_code
-        assert status in (200, 400, 403, 404), status
+@pytest.mark.parametrize(("path", "frame", "error"), [
+    ("/ws/json/news/", "not json", "Message is not valid JSON (Expecting value)."),
+    ("/ws/json/news/", '{"a": ', "Message is not valid JSON (Expecting value)."),
+    ("/ws/json/news/", b"\xff\xfe", "This consumer takes JSON text frames only."),
+    ("/ws/json/news/", "[" * 65 + "]" * 65, "Message body is nested too deeply (at most 64 levels)."),
+    ("/ws/json/news/", DEEP, "Message body is nested too deeply (at most 64 levels)."),
+    ("/ws/json/other/", "{]", "Message is not valid JSON (Expecting property name enclosed in double quotes)."),
+    ("/ws/echo/", DEEP, "Message body is nested too deeply (at most 64 levels)."),
+    ("/ws/echo/", "[" * 500 + "x", "Message is nested too deeply (at most 64 levels)."),  # not JSON, still too deep
+    ("/ws/tutorial/", "not json", "Message is not valid JSON (Expecting value)."),  # the consumer's own json.loads
+    ("/ws/tutorial/", b"\xff\xfe", "This consumer takes text frames only."),  # receive(self, text_data)
+])
+def test_client_garbage_is_a_logged_400_not_a_server_error(socket: Any, caplog: Any, path: str, frame: Any,
+                                                           error: str) -> None:
+    client = socket(path)
+    join_flushes()
+    with caplog.at_level(logging.INFO):
+        response = client.send(frame, binary=isinstance(frame, bytes))
+    assert (response.status_code, response.json()) == (400, {"error": error})
+    ours = [r for r in caplog.records if r.name.startswith("django_aws_api_gateway_websockets")]
+    assert [r.levelname for r in ours if r.levelno >= logging.WARNING] == ["WARNING"]
+    assert get_store().get(client.connection_id).connected  # type: ignore[union-attr]
+
+
+def test_a_bug_in_a_tutorial_style_consumer_stays_a_logged_500(socket: Any, caplog: Any) -> None:
+    client = socket("/ws/tutorial/")
+    with caplog.at_level(logging.ERROR, logger="django_aws_api_gateway_websockets.channels"):
+        response = client.send("{}")  # the consumer reads data["message"] without looking: its KeyError
+    assert (response.status_code, response.json()) == (500, {"error": "Internal server error."})
+    assert any(r.exc_info and isinstance(r.exc_info[1], KeyError) for r in caplog.records)
+    assert json.loads(client.send('{"message": "hi"}').body) == {"message": "hi"}
+
+
+def test_a_json_decode_error_on_anything_but_the_frame_is_the_consumer_s_bug(socket: Any) -> None:
+    client = socket("/ws/echo/")
+    assert client.send("bad-config").json() == {"error": "Internal server error."}
+
+
+CONSUMER_BUGS = {"raise", "bad-config", "huge-state"}  # frames the test consumers answer with a bug of their own
+
+
+def test_any_handshake_and_any_frame_gets_an_answer_never_a_crash(socket: Any) -> None:
+    from hypothesis import given, strategies as st
+
+    from tests.fuzzing import any_text, bodies, cookies, fuzz, maybe, origins, paths, protocols, tokens
+
+    routes = st.sampled_from(["/ws/echo/", "/ws/json/x/", "/ws/room/a/", "/ws/tutorial/"])
+
+    @fuzz(40)
+    @given(path=maybe(paths, any_text), origin=st.one_of(st.just(ORIGIN), maybe(origins, any_text)),
+           cookie=maybe(cookies, any_text), protocol=maybe(protocols, any_text), token=maybe(tokens, any_text))
+    def handshake(path: str | None, origin: str | None, cookie: str | None, protocol: str | None,
+                  token: str | None) -> None:
+        headers = {k: v for k, v in (("Cookie", cookie), ("Sec-WebSocket-Protocol", protocol)) if v is not None}
+        client = socket(path, origin=origin, headers=headers, query={"token": token} if token is not None else None)
+        assert client.connect_response.status_code in (200, 400, 401, 403, 404), client.connect_response
         assert client.connect_response.headers["Content-Type"] == "application/json"
-        if status == 200:
-            response = client.send(frame)
-            assert response.status_code == 200 or response.json() == {"error": "Internal server error."}
+        assert client.connect_response.status_code != 200 or path in ("/ws/echo/", "/ws/json/x/", "/ws/room/a/")
 
-    check()
+    @fuzz(60)
+    @given(path=routes, frame=st.one_of(bodies, st.sampled_from(sorted(CONSUMER_BUGS))))
+    def frames(path: str, frame: Any) -> None:
+        client = socket(path)
+        assert client.connect_response.status_code == 200
+        response = client.send(frame, binary=isinstance(frame, bytes))
+        if frame in CONSUMER_BUGS or path == "/ws/tutorial/":
+            # The test consumers' own bugs, and the tutorial consumer's KeyError on JSON without "message".
+            assert response.status_code in (200, 400, 500)
+        else:
+            assert response.status_code in (200, 400, 413), (path, response.status_code, response.body[:200])
+        if response.status_code >= 400:
+            assert isinstance(response.json()["error"], str)
+
+    handshake()
+    frames()
 
 
 def test_the_user_of_a_connect_token_is_scope_user_and_the_token_stays_out_of_the_scope(

@@ -7,9 +7,12 @@ Budgets: see tests/fuzzing.py (``HYPOTHESIS_PROFILE=long`` for 100,000 examples 
 
 from __future__ import annotations
 
+import base64
 import http.client
 import json
+import os
 import string
+import urllib.parse
 from collections.abc import Iterator
 from typing import Any
 
@@ -19,7 +22,7 @@ from hypothesis import strategies as st
 from websockets.sync.client import ClientConnection, connect
 
 from tests.e2e.gateway_process import Gateway
-from tests.fuzzing import bodies, fuzz
+from tests.fuzzing import bodies, cookies, fuzz, maybe, origins, paths, protocols, tokens
 
 pytestmark = pytest.mark.e2e
 
@@ -99,3 +102,43 @@ def test_any_plain_http_request_gets_no_5xx(gateway: Gateway, method: str, path:
         # DEBUG off Django redirects instead. Not the gateway's answer.
         return
     assert response.status < 500, (method, path, response.status)
+
+
+@pytest.fixture  # the gateway log from the start of a property on (once per test function, not per example)
+def clean_log(gateway: Gateway) -> Iterator[None]:
+    offset = len(gateway.log_path.read_text(errors="replace"))
+    yield
+    assert log_errors(gateway, offset) == []
+
+
+def _latin1(value: str | None) -> str | None:
+    """What a real socket can carry in a header: latin-1, no control characters."""
+    return None if value is None else "".join(c for c in value if 0x20 <= ord(c) <= 0xFF and c != "\x7f")
+
+
+@fuzz(60)
+@given(origin=maybe(origins), cookie=maybe(cookies), protocol=maybe(protocols), token=maybe(tokens),
+       path=maybe(paths))
+def test_any_handshake_gets_101_or_a_json_4xx(gateway: Gateway, clean_log: None, origin: str | None,
+                                              cookie: str | None, protocol: str | None, token: str | None,
+                                              path: str | None) -> None:
+    query = urllib.parse.urlencode({k: v.encode("utf-8", "surrogatepass") for k, v in (("token", token), ("path", path))
+                                    if v is not None})
+    headers = {"Upgrade": "websocket", "Connection": "Upgrade", "Sec-WebSocket-Version": "13",
+               "Sec-WebSocket-Key": base64.b64encode(os.urandom(16)).decode()}
+    for name, value in (("Origin", origin), ("Cookie", cookie), ("Sec-WebSocket-Protocol", protocol)):
+        if _latin1(value) is not None:
+            headers[name] = _latin1(value)  # type: ignore[assignment]
+    conn = http.client.HTTPConnection(gateway.host, gateway.port, timeout=15)
+    try:
+        conn.putrequest("GET", "/?" + query if query else "/", skip_accept_encoding=True)
+        for name, value in headers.items():
+            conn.putheader(name, value.encode("latin-1"))
+        conn.endheaders()
+        response = conn.getresponse()
+        body = response.read() if response.status != 101 else b""
+    finally:
+        conn.close()  # a 101: the client goes away without a close frame (the gateway sends $disconnect 1006)
+    assert response.status in (101, 400, 401, 403), (response.status, body[:200], headers)
+    if response.status != 101:
+        assert isinstance(json.loads(body)["error"], str)

@@ -84,3 +84,11 @@ def test_errors_in_routes_are_json_on_the_socket_with_debug_on(gateway: Gateway)
         assert reply == {"error": "Join the room before posting to it."}
         reply = ask(ws, {"action": "join", "room": "bad room name!"})
         assert list(reply) == ["error"]
+
+
+@pytest.mark.parametrize("origin", ["http://[::1", "https://[", "http://:]", "http://a]b"])
+def test_a_malformed_origin_is_refused_403_at_the_handshake(gateway: Gateway, origin: str) -> None:
+    status, body = raw_http(gateway, "GET", "/", {"Upgrade": "websocket", "Connection": "Upgrade", "Origin": origin,
+                                                  "Sec-WebSocket-Version": "13",
+                                                  "Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ=="})
+    assert (status, json.loads(body)) == (403, {"error": "Forbidden: this origin may not open a WebSocket."})
