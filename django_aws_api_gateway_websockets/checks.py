@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from typing import Any
 
 from django.conf import settings
@@ -75,8 +76,9 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]
                 parse_rate(value)
             except ValueError as exc:
                 errors.append(_error(8, f"WEBSOCKETS[{key!r}]: {exc}", hint="For example '60/minute', or None."))
-    if ws_settings.RATE_LIMIT_CACHE not in settings.CACHES:
-        errors.append(_error(9, f"WEBSOCKETS['RATE_LIMIT_CACHE'] = {ws_settings.RATE_LIMIT_CACHE!r} is not in CACHES."))
+    cache = ws_settings.RATE_LIMIT_CACHE
+    if not isinstance(cache, str) or cache not in settings.CACHES:
+        errors.append(_error(9, f"WEBSOCKETS['RATE_LIMIT_CACHE'] = {cache!r} is not in CACHES."))
 
     for key, low, high in (("MAX_MESSAGE_BYTES", 1, 128 * 1024), ("MAX_WORKERS", 1, 512),
                            ("MAX_RETRIES", 0, 20), ("SESSION_RETENTION_DAYS", 0, 36500)):
@@ -100,9 +102,70 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]
         errors.append(_error(15, "The DynamoDB store needs WEBSOCKETS['DYNAMODB_TABLE'].",
                              hint="The CDK stack passes the table name in WEBSOCKETS_DYNAMODB_TABLE."))
 
-    endpoint = ws_settings.ENDPOINT_URL
-    if endpoint is not None and (not isinstance(endpoint, str) or not endpoint.startswith(("http://", "https://"))):
-        errors.append(_error(12, "WEBSOCKETS['ENDPOINT_URL'] must be an http(s) URL or None."))
+    for key in ("ENDPOINT_URL", "DYNAMODB_ENDPOINT_URL"):
+        endpoint = getattr(ws_settings, key)
+        if endpoint is not None and (not isinstance(endpoint, str) or not _URL_RE.match(endpoint)):
+            errors.append(_error(12, f"WEBSOCKETS[{key!r}] must be an http(s) URL or None, not {endpoint!r}.",
+                                 hint="For example 'http://127.0.0.1:4566'."))
+    errors += _check_types()
+    return errors
+
+
+_URL_RE = re.compile(r"^https?://[^\s/?#]+(/\S*)?$")
+# An HTTP header name (RFC 9110 token) and a query parameter name that needs no escaping.
+_HEADER_RE = re.compile(r"^[A-Za-z0-9!#$%&'*+.^_`|~-]{1,128}$")
+_PARAM_RE = re.compile(r"^[A-Za-z0-9._~-]{1,64}$")
+_REGION_RE = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d{1,2}$")
+_MAPPING_RE = re.compile(r"^[A-Za-z0-9._~/-]{0,300}$")
+_DOTTED_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
+
+
+def _number(value: Any, low: float, high: float, integer: bool = True) -> bool:
+    kinds = (int,) if integer else (int, float)
+    return not isinstance(value, bool) and isinstance(value, kinds) and low <= value <= high
+
+
+def _check_types() -> list[CheckMessage]:
+    """Type and range of the keys no other check reads (so ``manage.py check`` covers every key)."""
+    errors: list[CheckMessage] = []
+    header = ws_settings.SHARED_SECRET_HEADER
+    if not isinstance(header, str) or not _HEADER_RE.match(header):
+        errors.append(_error(19, f"WEBSOCKETS['SHARED_SECRET_HEADER'] must be an HTTP header name, not {header!r}.",
+                             hint="The default is 'X-Websocket-Secret'."))
+    for key in ("CLOSE_ON_LOGOUT", "TRUST_EXECUTE_API_HOST"):
+        value = getattr(ws_settings, key)
+        if not isinstance(value, bool):
+            errors.append(_error(20, f"WEBSOCKETS[{key!r}] must be True or False, not {value!r}."))
+    mapping = ws_settings.API_MAPPING_KEY
+    if not isinstance(mapping, str) or not _MAPPING_RE.match(mapping):
+        errors.append(_error(21, f"WEBSOCKETS['API_MAPPING_KEY'] must be an API mapping key (a path such as "
+                                 f"'chat' or ''), not {mapping!r}."))
+    region_name = ws_settings.REGION
+    if region_name is not None and (not isinstance(region_name, str) or not _REGION_RE.match(region_name)):
+        errors.append(_error(22, f"WEBSOCKETS['REGION'] must be an AWS region such as 'eu-west-1' or None, not "
+                                 f"{region_name!r}."))
+    table = ws_settings.DYNAMODB_TABLE
+    if table is not None and (not isinstance(table, str) or not re.match(r"^[A-Za-z0-9_.-]{3,255}$", table)):
+        errors.append(_error(23, f"WEBSOCKETS['DYNAMODB_TABLE'] must be a DynamoDB table name or None, not {table!r}."))
+    for key in ("CONNECT_TOKEN_PARAM", "CHANNELS_PATH_PARAM"):
+        value = getattr(ws_settings, key)
+        if not isinstance(value, str) or not _PARAM_RE.match(value):
+            errors.append(_error(24, f"WEBSOCKETS[{key!r}] must be a query parameter name (letters, digits, '.', "
+                                     f"'_', '~', '-'), not {value!r}."))
+    if ws_settings.CONNECT_TOKEN_PARAM == ws_settings.CHANNELS_PATH_PARAM:
+        errors.append(_error(25, "WEBSOCKETS['CONNECT_TOKEN_PARAM'] and WEBSOCKETS['CHANNELS_PATH_PARAM'] must differ."))
+    for key in ("CHANNELS_APPLICATION", "CHANNELS_URLCONF"):
+        value = getattr(ws_settings, key)
+        if value is not None and (not isinstance(value, str) or not _DOTTED_RE.match(value)):
+            errors.append(_error(26, f"WEBSOCKETS[{key!r}] must be a dotted path (a string) or None, not {value!r}."))
+    state = ws_settings.CHANNELS_STATE_MAX_BYTES
+    if not _number(state, 0, 256 * 1024):
+        errors.append(_error(27, "WEBSOCKETS['CHANNELS_STATE_MAX_BYTES'] must be an integer from 0 to 262144 (bytes; "
+                                 f"DynamoDB items hold 400 KB), not {state!r}."))
+    flush = ws_settings.CHANNELS_CONNECT_FLUSH_TIMEOUT
+    if not _number(flush, 0, 900, integer=False):
+        errors.append(_error(28, "WEBSOCKETS['CHANNELS_CONNECT_FLUSH_TIMEOUT'] must be a number of seconds from 0 to "
+                                 f"900, not {flush!r}."))
     return errors
 
 
@@ -158,3 +221,30 @@ def check_shared_rate_limits(app_configs: Any = None, **kwargs: Any) -> list[Che
         hint="On Lambda set WEBSOCKETS['RATE_LIMITER'] = 'django_aws_api_gateway_websockets.ratelimit."
         "DynamoDBRateLimiter'; on servers point WEBSOCKETS['RATE_LIMIT_CACHE'] at a Redis cache.",
         id=f"{_ID}.W003")]
+
+
+@register(Tags.compatibility)
+def check_redirects(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    """Settings that redirect every WebSocket event: API Gateway cannot follow a redirect, so every event fails."""
+    middleware = getattr(settings, "MIDDLEWARE", None) or []
+    messages: list[CheckMessage] = []
+    if settings.PREPEND_WWW and "django.middleware.common.CommonMiddleware" in middleware:
+        messages.append(Warning(
+            "PREPEND_WWW is True: CommonMiddleware answers every WebSocket event whose Host does not start with "
+            "'www.' (API Gateway's <api-id>.execute-api.<region>.amazonaws.com, a custom domain without www.) "
+            "with a 301, which API Gateway cannot follow: every $connect and message fails.",
+            hint="Set PREPEND_WWW = False and redirect to www. in front of Django (CloudFront, the load "
+                 "balancer), or give the WebSocket API a custom domain starting with 'www.'.",
+            id=f"{_ID}.W004"))
+    if (settings.SECURE_SSL_REDIRECT and ws_settings.HTTP_INTEGRATION is True
+            and settings.SECURE_PROXY_SSL_HEADER is None
+            and "django.middleware.security.SecurityMiddleware" in middleware):
+        messages.append(Warning(
+            "SECURE_SSL_REDIRECT is True in HTTP integration mode without SECURE_PROXY_SSL_HEADER: if API Gateway "
+            "reaches Django over http (behind a load balancer), every WebSocket event is redirected to https, "
+            "which API Gateway cannot follow. (Through the Lambda adapter events are https: no redirect.)",
+            hint="API Gateway sends X-Forwarded-Proto: https; set SECURE_PROXY_SSL_HEADER = "
+                 "('HTTP_X_FORWARDED_PROTO', 'https') when the proxy in front of Django sets it, or add the "
+                 "WebSocket URLs to SECURE_REDIRECT_EXEMPT.",
+            id=f"{_ID}.W005"))
+    return messages

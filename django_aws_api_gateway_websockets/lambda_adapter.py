@@ -288,15 +288,28 @@ def _marked(wsgi_app: Any) -> Any:
         result = wsgi_app(environ, capture)
         status, headers, exc_info = started
         content_type = next((v for k, v in headers if k.lower() == "content-type"), "")
-        if environ.get(ANSWERED_KEY) or int(status[:3]) < 400 or content_type.startswith("application/json"):
+        code = int(status[:3])
+        if environ.get(ANSWERED_KEY) or (code >= 400 and content_type.startswith("application/json")):
+            if not environ.get(ANSWERED_KEY):
+                logger.warning("WebSocket event answered %s before reaching the WebSocket view", status)
             start_response(status, headers, exc_info)
             return result
-        # Django or a middleware answered before the view ran (a refused Host, an error page, with DEBUG its
-        # technical page): a socket gets a JSON error, never a page.
+        # Django or a middleware answered before the view ran: a socket gets a JSON error, never a page (a
+        # refused Host, with DEBUG a technical page) and never a redirect, which API Gateway cannot follow
+        # (PREPEND_WWW, LoginRequiredMiddleware without the view's exemption, a middleware of the project's).
         if hasattr(result, "close"):
             result.close()
-        logger.warning("WebSocket event answered %s before reaching the view", status)
-        body = json.dumps({"error": status[4:] or "Error"}).encode()
+        if code < 400:
+            location = next((v for k, v in headers if k.lower() == "location"), "")
+            logger.error("WebSocket event answered %s%s by a middleware before reaching the WebSocket view: API "
+                         "Gateway cannot follow it, the event fails. Exempt the WebSocket URLs from that "
+                         "middleware (check PREPEND_WWW, SECURE_SSL_REDIRECT, LoginRequiredMiddleware).",
+                         status, f" (Location: {location[:200]})" if location else "")
+            status, message = "500 Internal Server Error", "Internal server error."
+        else:
+            logger.warning("WebSocket event answered %s before reaching the WebSocket view", status)
+            message = status[4:] or "Error"
+        body = json.dumps({"error": message}).encode()
         start_response(status, [("Content-Type", "application/json"), ("Content-Length", str(len(body)))])
         return [body]
 

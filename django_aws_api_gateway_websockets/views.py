@@ -6,6 +6,7 @@ import json
 import logging
 from typing import Any, ClassVar
 
+from django.contrib.auth.decorators import login_not_required
 from django.contrib.auth.models import AnonymousUser
 from django.core.exceptions import BadRequest, PermissionDenied, SuspiciousOperation, ValidationError
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBadRequest, JsonResponse
@@ -160,8 +161,10 @@ class WebSocketView(View):
 
     @classonlymethod
     def as_view(cls, **initkwargs: Any) -> Any:  # type: ignore[override]
-        # API Gateway cannot send a CSRF token; the headers, origin and secret checks protect these views.
-        return csrf_exempt(super().as_view(**initkwargs))
+        # API Gateway cannot send a CSRF token; the headers, origin and secret checks protect these views. Nor
+        # can it follow LoginRequiredMiddleware's redirect to a login page: the view decides about users itself
+        # (``login_required``, the session cookie or a connect token at connect, re-checked at every message).
+        return login_not_required(csrf_exempt(super().as_view(**initkwargs)))
 
     # ------------------------------------------------------------------------------------------------
     # Request set-up and dispatch

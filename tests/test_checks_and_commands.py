@@ -11,7 +11,8 @@ from django.core.management.base import CommandError
 from django.test import override_settings
 from django.utils import timezone
 
-from django_aws_api_gateway_websockets.checks import check_origin_default, check_settings
+from django_aws_api_gateway_websockets.checks import check_origin_default, check_redirects, check_settings
+from django_aws_api_gateway_websockets.conf import DEFAULTS
 from django_aws_api_gateway_websockets.models import WebSocketSession
 from django_aws_api_gateway_websockets.store import Connection, get_store
 
@@ -48,10 +49,64 @@ def test_default_settings_pass() -> None:
         ({"TOKEN_USERS": "magic"}, "E013"),
         ({"CONNECT_TOKEN_MAX_AGE": 0}, "E014"),
         ({"STORE": "django_aws_api_gateway_websockets.store.dynamodb.DynamoDBStore"}, "E015"),
+        ({"RATE_LIMIT_CACHE": ["default"]}, "E009"),  # unhashable: reported, not a TypeError
+        ({"DYNAMODB_ENDPOINT_URL": "localhost:4566"}, "E012"),
+        ({"SHARED_SECRET_HEADER": None}, "E019"),
+        ({"SHARED_SECRET_HEADER": "X Websocket Secret"}, "E019"),
+        ({"CLOSE_ON_LOGOUT": "no"}, "E020"),
+        ({"TRUST_EXECUTE_API_HOST": "false"}, "E020"),
+        ({"API_MAPPING_KEY": 5}, "E021"),
+        ({"API_MAPPING_KEY": "chat room"}, "E021"),
+        ({"REGION": 5}, "E022"),
+        ({"REGION": "Frankfurt"}, "E022"),
+        ({"DYNAMODB_TABLE": ["t"]}, "E023"),
+        ({"CONNECT_TOKEN_PARAM": None}, "E024"),
+        ({"CONNECT_TOKEN_PARAM": "a token"}, "E024"),
+        ({"CHANNELS_PATH_PARAM": None}, "E024"),
+        ({"CHANNELS_PATH_PARAM": "token"}, "E025"),
+        ({"CHANNELS_APPLICATION": 5}, "E026"),
+        ({"CHANNELS_URLCONF": "my site.urls"}, "E026"),
+        ({"CHANNELS_STATE_MAX_BYTES": "16k"}, "E027"),
+        ({"CHANNELS_STATE_MAX_BYTES": 10**9}, "E027"),
+        ({"CHANNELS_CONNECT_FLUSH_TIMEOUT": "10s"}, "E028"),
+        ({"CHANNELS_CONNECT_FLUSH_TIMEOUT": -1}, "E028"),
     ],
 )
 def test_bad_settings_are_reported(websockets: object, expected: str) -> None:
     assert f"django_aws_api_gateway_websockets.{expected}" in ids_for(websockets)
+
+
+@pytest.mark.parametrize("key", sorted(DEFAULTS))
+def test_every_key_is_checked(key: str) -> None:
+    """README: every key is checked by manage.py check. A value no key accepts is reported under its name."""
+    with override_settings(WEBSOCKETS={key: object()}):
+        messages = check_settings()
+    assert any(f"[{key!r}]" in message.msg for message in messages), [m.msg for m in messages]
+
+
+@pytest.mark.parametrize("values", [
+    {"SHARED_SECRET_HEADER": "X-Api-Secret", "CLOSE_ON_LOGOUT": False, "TRUST_EXECUTE_API_HOST": False,
+     "API_MAPPING_KEY": "v1/chat", "REGION": "eu-central-1", "DYNAMODB_TABLE": "my-app.connections",
+     "DYNAMODB_ENDPOINT_URL": "http://127.0.0.1:4566", "CONNECT_TOKEN_PARAM": "t", "CHANNELS_PATH_PARAM": "route",
+     "CHANNELS_APPLICATION": "mysite.asgi.application", "CHANNELS_URLCONF": "mysite.urls",
+     "CHANNELS_STATE_MAX_BYTES": 0, "CHANNELS_CONNECT_FLUSH_TIMEOUT": 2.5},
+    {"REGION": "us-gov-west-1", "CHANNELS_CONNECT_FLUSH_TIMEOUT": 0},
+])
+def test_good_values_pass(values: dict[str, object]) -> None:
+    assert ids_for(values) == []
+
+
+def test_redirecting_settings_warn() -> None:
+    middleware = ["django.middleware.security.SecurityMiddleware", "django.middleware.common.CommonMiddleware"]
+    with override_settings(PREPEND_WWW=True, MIDDLEWARE=middleware, WEBSOCKETS={}):
+        assert [m.id for m in check_redirects()] == ["django_aws_api_gateway_websockets.W004"]
+    with override_settings(SECURE_SSL_REDIRECT=True, MIDDLEWARE=middleware, WEBSOCKETS={"HTTP_INTEGRATION": True}):
+        assert [m.id for m in check_redirects()] == ["django_aws_api_gateway_websockets.W005"]
+    with override_settings(SECURE_SSL_REDIRECT=True, MIDDLEWARE=middleware, WEBSOCKETS={"HTTP_INTEGRATION": True},
+                           SECURE_PROXY_SSL_HEADER=("HTTP_X_FORWARDED_PROTO", "https")):
+        assert check_redirects() == []
+    with override_settings(SECURE_SSL_REDIRECT=True, MIDDLEWARE=middleware, WEBSOCKETS={}):
+        assert check_redirects() == []  # the Lambda adapter's events are https: no redirect (test_middleware.py)
 
 
 def test_wildcard_hosts_without_origins_warns() -> None:

@@ -18,7 +18,9 @@ message            ``websocket.receive`` (``text``)       frames: the last one i
 
 A consumer that raises gets the client a JSON error (``{"error": "Internal server error."}``, status 500) on
 a message, a refused handshake (500) on connect; the socket stays open and the error is logged with its
-traceback.
+traceback. A frame the consumer cannot take (not JSON for a JSON consumer or for the consumer's own
+``json.loads``, binary or empty where only text goes, nested deeper than ``max_json_depth``) is the client's
+error: 400, logged at WARNING.
 """
 
 from __future__ import annotations
@@ -216,7 +218,7 @@ class ChannelsWebSocketView(WebSocketView):
             # text that only looks like JSON too ("[[[[..." is not JSON, and still too deep for json.loads).
             self.body_error = None
             if _nested_deeper_than(request.body, self.max_json_depth):
-                self.body_error = (400, f"Message is nested too deeply (at most {self.max_json_depth} levels).")
+                self.body_error = (400, f"Message body is nested too deeply (at most {self.max_json_depth} levels).")
         refused = self._open_message(request)
         if refused is not None:
             return refused

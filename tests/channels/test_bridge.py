@@ -244,7 +244,7 @@ DEEP = "[" * 5000
     ("/ws/json/news/", DEEP, "Message body is nested too deeply (at most 64 levels)."),
     ("/ws/json/other/", "{]", "Message is not valid JSON (Expecting property name enclosed in double quotes)."),
     ("/ws/echo/", DEEP, "Message body is nested too deeply (at most 64 levels)."),
-    ("/ws/echo/", "[" * 500 + "x", "Message is nested too deeply (at most 64 levels)."),  # not JSON, still too deep
+    ("/ws/echo/", "[" * 500 + "x", "Message body is nested too deeply (at most 64 levels)."),  # not JSON, still too deep
     ("/ws/tutorial/", "not json", "Message is not valid JSON (Expecting value)."),  # the consumer's own json.loads
     ("/ws/tutorial/", b"\xff\xfe", "This consumer takes text frames only."),  # receive(self, text_data)
 ])
