@@ -32,6 +32,9 @@ class GatewayConfig:
     idle_timeout: float = 10 * 60
     max_lifetime: float = 2 * 60 * 60
     serve_static: bool = False
+    # @connections calls must be SigV4-signed with the gateway process's own AWS credentials (what botocore
+    # finds: the app in this process signs with them) or with one of these (access key id -> secret key).
+    credentials: dict[str, str] | None = None
 
     @property
     def domain_name(self) -> str:

@@ -1,12 +1,15 @@
-"""The @connections management API in API Gateway's wire format, so boto3 works against it unchanged."""
+"""The @connections management API in API Gateway's wire format, so boto3 works against it unchanged; calls
+must be SigV4-signed with credentials the gateway accepts (:mod:`.sigv4`), as on AWS."""
 
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
+from . import sigv4
 from .config import GatewayConfig
 from .registry import LiveSocket, Registry
 
@@ -14,6 +17,8 @@ Action = Callable[[web.Request, LiveSocket], Awaitable[web.StreamResponse]]
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 MAX_POST_BYTES = 128 * 1024
+
+logger = logging.getLogger("django_aws_api_gateway_websockets.gateway")
 
 
 def aws_error(status: int, error_type: str, message: str) -> web.Response:
@@ -26,16 +31,33 @@ def aws_error(status: int, error_type: str, message: str) -> web.Response:
 
 
 def routes(config: GatewayConfig, registry: Registry) -> list[web.RouteDef]:
-    def authorised(request: web.Request) -> bool:
-        # Any SigV4-signed request is accepted locally; an unsigned one is refused as AWS refuses it.
-        return request.headers.get("Authorization", "").startswith("AWS4-HMAC-SHA256 ")
+    accepted = {**sigv4.own_credentials(), **(config.credentials or {})}
+    if not accepted:
+        logger.warning("No AWS credentials in the gateway process: every @connections call will be refused. Set "
+                       "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (any values will do locally).")
+
+    async def refusal(request: web.Request) -> web.Response | None:
+        """None for a call signed (SigV4) with credentials the gateway accepts; else AWS's 403."""
+        data = await request.read()
+        headers: dict[str, list[str]] = {}
+        for name, value in request.headers.items():
+            headers.setdefault(name.lower(), []).append(value)
+        signed = sigv4.SignedRequest(method=request.method, raw_path=request.raw_path, headers=headers, body=data)
+        try:
+            sigv4.verify(signed, accepted)
+        except sigv4.SignatureError as exc:
+            logger.warning("@connections %s %s refused: %s", request.method, request.path, exc)
+            return aws_error(403, "ForbiddenException", str(exc))
+        return None
 
     def on_live_socket(action: Action) -> Handler:
-        """Refuse unsigned calls (403) and unknown or closed connections (410), then run ``action``."""
+        """Refuse calls not signed with accepted credentials (403) and unknown or closed connections (410), then
+        run ``action``."""
 
         async def handler(request: web.Request) -> web.StreamResponse:
-            if not authorised(request):
-                return aws_error(403, "ForbiddenException", "Missing Authentication Token")
+            refused = await refusal(request)
+            if refused is not None:
+                return refused
             socket = registry.get(request.match_info["connection_id"])
             if socket is None:
                 return aws_error(410, "GoneException", "Gone")

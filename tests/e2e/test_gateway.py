@@ -6,6 +6,7 @@ import http.cookiejar
 import json
 import re
 import time
+import urllib.error
 import urllib.parse
 import urllib.request
 from typing import Any
@@ -162,6 +163,32 @@ def test_unsigned_management_calls_are_refused(gateway: Gateway) -> None:
         urllib.request.urlopen(request, timeout=10)  # noqa: S310 - local test server
     assert refused.value.code == 403
     assert refused.value.headers["x-amzn-ErrorType"] == "ForbiddenException"
+
+
+def test_management_calls_signed_with_other_credentials_are_refused(gateway: Gateway) -> None:
+    with connect(gateway.ws_url) as ws:
+        connection_id = ask(ws, {"action": "whoami"})["connectionId"]
+        for key, secret in (("local", "not-the-secret"), ("someone-else", "local")):
+            stranger = boto3.client("apigatewaymanagementapi", endpoint_url=gateway.http_url, region_name="us-east-1",
+                                    aws_access_key_id=key, aws_secret_access_key=secret,
+                                    config=Config(retries={"total_max_attempts": 1}))
+            for call in (lambda: stranger.post_to_connection(ConnectionId=connection_id, Data=b"forged"),
+                         lambda: stranger.get_connection(ConnectionId=connection_id),
+                         lambda: stranger.delete_connection(ConnectionId=connection_id)):
+                with pytest.raises(stranger.exceptions.ForbiddenException):
+                    call()
+        # Any header that merely looks signed (what the gateway used to accept).
+        request = urllib.request.Request(
+            f"{gateway.http_url}/@connections/{urllib.parse.quote(connection_id, safe='')}", data=b"forged",
+            method="POST", headers={"Authorization": "AWS4-HMAC-SHA256 Credential=local/20240101/us-east-1/"
+                                                     "execute-api/aws4_request, SignedHeaders=host, Signature=00"})
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(request, timeout=10)  # noqa: S310 - local test server
+        assert refused.value.code == 403 and refused.value.headers["x-amzn-ErrorType"] == "ForbiddenException"
+        # The socket is untouched and still works; the gateway's own credentials still post.
+        management(gateway).post_to_connection(ConnectionId=connection_id, Data=b'{"ok": 1}')
+        assert json.loads(ws.recv(timeout=10)) == {"ok": 1}
+        assert ask(ws, {"action": "whoami"})["connectionId"] == connection_id
 
 
 def test_pages_login_and_an_authenticated_socket_on_one_port(gateway: Gateway) -> None:

@@ -39,6 +39,10 @@ class Command(BaseCommand):
         parser.add_argument("--max-frame-bytes", type=int, default=32 * 1024, help="API Gateway: 32 KB.")
         parser.add_argument("--max-buffered-bytes", type=int, default=4 * 1024 * 1024,
                             help="Unread data a slow client may leave before it is dropped (default 4 MB).")
+        parser.add_argument("--access-key-id", default=None,
+                            help="Also accept @connections calls signed with this access key id (and "
+                                 "--secret-access-key); the gateway's own AWS credentials are always accepted.")
+        parser.add_argument("--secret-access-key", default=None)
 
     def handle(self, *args: Any, **options: Any) -> None:
         self.check(display_num_errors=True)
@@ -47,6 +51,9 @@ class Command(BaseCommand):
             handler = import_string(options["handler"])
         except ImportError as exc:
             raise CommandError(f"Cannot import the handler {options['handler']!r}: {exc}") from exc
+        if bool(options["access_key_id"]) != bool(options["secret_access_key"]):
+            raise CommandError("--access-key-id and --secret-access-key go together.")
+        credentials = {options["access_key_id"]: options["secret_access_key"]} if options["access_key_id"] else None
         view = configured_view()
         two_way = {name for name, route in view.routes.items() if route.reply} | {"$default"}
         config = GatewayConfig(
@@ -56,7 +63,7 @@ class Command(BaseCommand):
             concurrency=options["concurrency"], idle_timeout=options["idle_timeout"],
             max_lifetime=options["max_lifetime"], max_message_bytes=options["max_message_bytes"],
             max_frame_bytes=options["max_frame_bytes"], max_buffered_bytes=options["max_buffered_bytes"],
-            serve_static=settings.DEBUG,
+            serve_static=settings.DEBUG, credentials=credentials,
         )
         run(config, ready=self._banner)
 
@@ -66,7 +73,8 @@ class Command(BaseCommand):
             f"Local API Gateway (stage {config.stage!r}) listening on {config.domain_name}\n"
             f"  WebSocket:      {ws_url}  (also {ws_url}{config.stage})\n"
             f"  Demo page:      http://{config.domain_name}/\n"
-            f"  @connections:   {config.endpoint_url}/@connections/{{id}}  (also under /{config.stage})\n"
+            f"  @connections:   {config.endpoint_url}/@connections/{{id}}  (also under /{config.stage}; SigV4-signed "
+            "with this process's AWS credentials)\n"
             f"  Try:            npx wscat -c {ws_url}   then   {{\"action\": \"whoami\"}}\n"
             "Quit with CONTROL-C.",
         )
