@@ -99,23 +99,10 @@ def test_sdist_and_wheel_contents(dist: Path) -> None:
     assert {"LICENSE", "README.md", "pyproject.toml", f"{PACKAGE}/__init__.py"} <= members
 
 
+# Appended to what ``django-admin startproject tiny`` writes (DEBUG = True, ALLOWED_HOSTS = [], its middleware):
+# a newcomer's project, where Django accepts its development hosts only while ALLOWED_HOSTS stays empty.
 TINY_SETTINGS = """
-SECRET_KEY = "tiny-project-test-key-0123456789-0123456789-0123456789"
-DEBUG = False
-ALLOWED_HOSTS = ["127.0.0.1", "localhost", "testserver"]
-INSTALLED_APPS = ["django.contrib.auth", "django.contrib.contenttypes", "django.contrib.sessions",
-                  "django.contrib.admin", "django.contrib.messages", "django_aws_api_gateway_websockets"]
-MIDDLEWARE = ["django.contrib.sessions.middleware.SessionMiddleware",
-              "django.contrib.auth.middleware.AuthenticationMiddleware",
-              "django.contrib.messages.middleware.MessageMiddleware"]
-TEMPLATES = [{"BACKEND": "django.template.backends.django.DjangoTemplates", "APP_DIRS": True,
-              "OPTIONS": {"context_processors": ["django.contrib.auth.context_processors.auth",
-                                                 "django.contrib.messages.context_processors.messages",
-                                                 "django.template.context_processors.request"]}}]
-ROOT_URLCONF = "tiny.urls"
-DATABASES = {"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": "tiny.sqlite3"}}
-DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
-USE_TZ = True
+INSTALLED_APPS += ["django_aws_api_gateway_websockets"]
 WEBSOCKETS = {"VIEW": "tiny.views.EchoView"}
 """
 
@@ -182,10 +169,17 @@ assert needs_extra, "the channels extra is not installed here, so its modules ca
 from django.core.management import call_command
 call_command("migrate", verbosity=0, interactive=False)
 from django_aws_api_gateway_websockets.testing import WebSocketTestClient
-ws = WebSocketTestClient()
+ws = WebSocketTestClient()  # events of an execute-api API, as recorded on AWS
 steps = [ws.connect().status_code, ws.send({"action": "echo", "data": 7}).json(), ws.disconnect().status_code]
+# The local gateway's events (domainName 127.0.0.1:8000) and a page on that host, with startproject's settings.
+from django.conf import settings
+from django.test import Client
+local = WebSocketTestClient(domain_name="127.0.0.1:8000", api_id="local", stage="local")
+steps += [local.connect(origin="http://127.0.0.1:8000").status_code, local.send({"action": "echo", "data": 8}).json(),
+          Client(HTTP_HOST="127.0.0.1:8000").get("/admin/login/").status_code]
 dist = importlib.metadata.distribution("django-aws-api-gateway-websockets")
-print(json.dumps({"modules": modules, "steps": steps, "version": dist.version, "pkg_version": pkg.__version__,
+print(json.dumps({"modules": modules, "steps": steps, "hosts": settings.ALLOWED_HOSTS, "debug": settings.DEBUG,
+                  "version": dist.version, "pkg_version": pkg.__version__,
                   "license_files": [str(f) for f in dist.files if f.name == "LICENSE"],
                   "requires": dist.requires}))
 """
@@ -195,25 +189,35 @@ GATEWAY_CLIENT = """
 import asyncio, json, sys
 import aiohttp
 
-async def main(url):
+async def main(port):
+    base = f"http://127.0.0.1:{port}"
     async with aiohttp.ClientSession() as session:
-        async with session.ws_connect(url) as ws:
+        async with session.get(f"{base}/admin/login/") as page:  # a page, as a browser on the gateway loads it
+            page_status = page.status
+        # The page's own origin may open a socket; an execute-api page (anybody's API) may not.
+        async with session.ws_connect(f"ws://127.0.0.1:{port}/", origin=base) as ws:
             await ws.send_str(json.dumps({"action": "echo", "data": "over a socket"}))
             echo = json.loads((await ws.receive(timeout=15)).data)
             await ws.send_str(json.dumps({"action": "push", "data": "via @connections"}))
             got = [json.loads((await ws.receive(timeout=15)).data) for _ in range(2)]
-    print(json.dumps({"echo": echo, "push": got}))
+        try:
+            await session.ws_connect(f"ws://127.0.0.1:{port}/", origin="https://x1y2.execute-api.us-east-1.amazonaws.com")
+            foreign = 101
+        except aiohttp.WSServerHandshakeError as refused:
+            foreign = refused.status
+    print(json.dumps({"page": page_status, "echo": echo, "push": got, "foreign_origin": foreign}))
 
 asyncio.run(main(sys.argv[1]))
 """
 
 
 @pytest.fixture(scope="module")
-def tiny_project(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def tiny_project(venv: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     project = tmp_path_factory.mktemp("tiny-project")
-    (project / "tiny").mkdir()
-    for name, text in {"__init__.py": "", "settings.py": TINY_SETTINGS, "views.py": TINY_VIEWS,
-                       "urls.py": TINY_URLS, "handler.py": TINY_HANDLER}.items():
+    run(venv, "-m", "django", "startproject", "tiny", project, env=clean_env())
+    with (project / "tiny" / "settings.py").open("a") as settings:
+        settings.write(TINY_SETTINGS)
+    for name, text in {"views.py": TINY_VIEWS, "urls.py": TINY_URLS, "handler.py": TINY_HANDLER}.items():
         (project / "tiny" / name).write_text(text)
     (project / "smoke.py").write_text(SMOKE)
     (project / "gateway_client.py").write_text(GATEWAY_CLIENT)
@@ -229,7 +233,10 @@ def test_fresh_virtualenv_imports_every_module_and_runs_a_project(venv: Path, ti
                                             "management.commands.runwsgateway", "management.commands.replay_events",
                                             "channels_compat")}
     assert expected <= set(report["modules"]), expected - set(report["modules"])
-    assert report["steps"] == [200, {"echo": 7}, 200]
+    assert report["steps"] == [200, {"echo": 7}, 200, 200, {"echo": 8}, 200]
+    # startproject's DEBUG and empty ALLOWED_HOSTS: the recorded event's host joined Django's development hosts.
+    assert report["debug"] is True
+    assert report["hosts"] == [".localhost", "127.0.0.1", "[::1]", "abcdef1234.execute-api.us-east-1.amazonaws.com"]
     assert report["version"] == report["pkg_version"] == django_aws_api_gateway_websockets.__version__
     assert report["license_files"]
     installed = run(venv, "-m", "pip", "list", "--format=json", "--disable-pip-version-check", env=env)
@@ -252,11 +259,13 @@ def test_fresh_virtualenv_runs_the_local_gateway(venv: Path, tiny_project: Path)
                 break
         else:
             raise AssertionError("".join(seen))
-        out = run(venv, "gateway_client.py", f"ws://127.0.0.1:{match.group(1)}/", cwd=tiny_project, env=env, timeout=60)
+        out = run(venv, "gateway_client.py", match.group(1), cwd=tiny_project, env=env, timeout=60)
     finally:
         process.terminate()
         process.wait(timeout=15)
     report = json.loads(out.splitlines()[-1])
+    assert report["page"] == 200  # startproject's settings: the page's host is accepted
+    assert report["foreign_origin"] == 403
     assert report["echo"] == {"echo": "over a socket"}
     assert sorted(report["push"], key=json.dumps) == [{"pushed": "via @connections"}, {"sent": 1}]
 
