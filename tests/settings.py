@@ -17,6 +17,10 @@ TEST_SECRET = "tests-integration-secret-0123456789"
 ALLOWED_HOSTS = []  # as documented: Django's test runner adds 'testserver'
 DEBUG = False
 DATABASES = {"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": ":memory:"}}
+if os.environ.get("DAWSWS_TEST_DATABASE"):  # tests/test_store_contract_postgresql.py: the suite on PostgreSQL
+    import json
+
+    DATABASES = {"default": json.loads(os.environ["DAWSWS_TEST_DATABASE"])}
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "tests"}}
 WEBSOCKETS = {

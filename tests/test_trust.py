@@ -84,6 +84,18 @@ def assert_refused(status: int, body: str | bytes) -> None:
     assert "SHARED_SECRETS" in error and "HTTP integration" in error
 
 
+@pytest.fixture(params=["default", "with-secret"])
+def configuration(request: pytest.FixtureRequest) -> Any:
+    """The library's default configuration (no SHARED_SECRETS: what users run) and the suite's (a secret for the
+    HTTP-integration-mode tests). Forged requests are refused in both."""
+    values = {"VIEW": "app.websocket_views.ChatView"}
+    if request.param == "with-secret":
+        values["SHARED_SECRETS"] = [TEST_SECRET]  # type: ignore[assignment]
+    with override_settings(WEBSOCKETS=values):
+        yield request.param
+
+
+@pytest.mark.usefixtures("configuration")
 @pytest.mark.parametrize("kind", ["connect", "disconnect", "messages"])
 def test_forged_lambda_http_events_are_refused(handler: Any, kind: str, watched: list[str]) -> None:
     genuine = WebSocketTestClient(handler)
@@ -97,6 +109,7 @@ def test_forged_lambda_http_events_are_refused(handler: Any, kind: str, watched:
     assert watched == [genuine.connection_id]  # only the genuine $connect ran
 
 
+@pytest.mark.usefixtures("configuration")
 @pytest.mark.parametrize("kind", ["connect", "disconnect", "messages"])
 def test_forged_requests_through_the_django_test_client_are_refused(client: Client, kind: str) -> None:
     for headers in spellings(FORGED):
