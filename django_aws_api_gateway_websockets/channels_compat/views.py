@@ -116,10 +116,12 @@ def _unfit_frame(consumer_class: type | None, message: dict[str, Any]) -> str | 
     return None
 
 
-def _not_json_frame(error: BaseException, message: dict[str, Any]) -> bool:
-    """True when ``error`` is the JSON decoder failing on the frame itself (a JSON consumer's ``decode_json``,
-    or a consumer's own ``json.loads(text_data)``), not on anything else the consumer parsed."""
-    return isinstance(error, json.JSONDecodeError) and "text" in message and error.doc == message["text"]
+def _frame_decode_error(error: BaseException, message: dict[str, Any]) -> json.JSONDecodeError | None:
+    """``error`` when it is the JSON decoder failing on the frame itself (a JSON consumer's ``decode_json``, or a
+    consumer's own ``json.loads(text_data)``), not on anything else the consumer parsed; else None."""
+    if isinstance(error, json.JSONDecodeError) and "text" in message and error.doc == message["text"]:
+        return error
+    return None
 
 
 async def _run_event(resolved: Resolved, scope: dict[str, Any], message: dict[str, Any], event: EventContext,
@@ -256,9 +258,10 @@ class ChannelsWebSocketView(WebSocketView):
         if frames:
             delivery.post_frames([(connection, frames)])
         if outcome.error is not None:
-            if _not_json_frame(outcome.error, message):
+            decode_error = _frame_decode_error(outcome.error, message)
+            if decode_error is not None:
                 # The client's frame, not the consumer, is at fault: 400 and a warning, not a server error.
-                return self._error(400, f"Message is not valid JSON ({outcome.error.msg}).")  # type: ignore[union-attr]
+                return self._error(400, f"Message is not valid JSON ({decode_error.msg}).")
             return self._consumer_error(outcome, "message")
         if close is not None:
             delivery.close(connection, close.close_code)
