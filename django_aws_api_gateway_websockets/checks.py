@@ -86,6 +86,16 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]
         if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
             errors.append(_error(10, f"WEBSOCKETS[{key!r}] must be an integer from {low} to {high}, not {value!r}."))
 
+    for key, high in (("CONNECTION_CACHE_SIZE", 10_000_000),):
+        value = getattr(ws_settings, key)
+        if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= high:
+            errors.append(_error(10, f"WEBSOCKETS[{key!r}] must be an integer from 0 to {high}, not {value!r}."))
+    for key in ("CONNECTION_CACHE_TTL", "USER_REVALIDATE_INTERVAL"):
+        value = getattr(ws_settings, key)
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 3600:
+            errors.append(_error(19, f"WEBSOCKETS[{key!r}] must be a number of seconds from 0 to 3600, not {value!r}.",
+                                 hint="0 checks with the store (or the user table) on every message."))
+
     permission = ws_settings.GROUP_JOIN_PERMISSION
     if permission is not None and (not isinstance(permission, str) or permission.count(".") != 1):
         errors.append(_error(11, "WEBSOCKETS['GROUP_JOIN_PERMISSION'] must be 'app_label.codename' or None."))

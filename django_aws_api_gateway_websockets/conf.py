@@ -56,6 +56,13 @@ DEFAULTS: dict[str, Any] = {
     "MAX_WORKERS": 64,
     # Retries for a throttled (429) post before it counts as failed.
     "MAX_RETRIES": 4,
+    # The message hot path (``connection_cache``): connections whose facts and user each process keeps (an LRU;
+    # 0 turns the cache off: a store round trip and a user lookup per message), how many seconds it trusts them
+    # before one store round trip writes the messages counted meanwhile and re-reads the connection, and how
+    # often a connection's user is checked again (exists, is active, same password).
+    "CONNECTION_CACHE_SIZE": 10_000,
+    "CONNECTION_CACHE_TTL": 60.0,
+    "USER_REVALIDATE_INTERVAL": 60.0,
     # DynamoDB connection store: table name and (local development, tests) endpoint.
     "DYNAMODB_TABLE": None,
     "DYNAMODB_ENDPOINT_URL": None,

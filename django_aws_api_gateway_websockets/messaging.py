@@ -22,7 +22,7 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 from django.core.serializers.json import DjangoJSONEncoder
 
-from . import observability
+from . import connection_cache, observability
 from .conf import region, ws_settings
 from .sender import FORBIDDEN, GONE, SENT, Post, get_sender, is_gone
 from .snapstart import after_restore
@@ -192,6 +192,7 @@ def broadcast_payload(connections: Sequence[ConnectionLike], payload: bytes) -> 
     observability.record_broadcast(result)
     if result.gone_ids:
         get_store().mark_gone(result.gone_ids)
+        connection_cache.connections_closed(result.gone_ids)
     if forbidden is not None:
         raise _permission_error(*forbidden)
     return result
@@ -223,11 +224,13 @@ def close_connection(connection: ConnectionLike) -> bool:
         code, status = _error_code(error)
         if is_gone(code, status):
             get_store().mark_gone([connection.connection_id])
+            connection_cache.connections_closed([connection.connection_id])
             return False
         if status == 403:
             raise _permission_error(str(error), endpoint) from error
         raise
     get_store().disconnect(connection.connection_id, reason="closed by server")
+    connection_cache.connections_closed([connection.connection_id])
     return True
 
 

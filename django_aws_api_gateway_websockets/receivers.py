@@ -1,13 +1,16 @@
-"""Logging out closes the user's sockets."""
+"""Logging out closes the user's sockets; saving a user makes this process check it again at its next message."""
 
 from __future__ import annotations
 
 import logging
 from typing import Any
 
+from django.conf import settings
 from django.contrib.auth.signals import user_logged_out
+from django.db.models.signals import post_save
 from django.dispatch import receiver
 
+from . import connection_cache
 from .conf import ws_settings
 from .store import get_store
 
@@ -22,8 +25,16 @@ def close_connections_on_logout(sender: Any, request: Any, user: Any, **kwargs: 
     connections = store.user_connections(str(user.pk))
     for connection in connections:
         store.disconnect(connection.connection_id, reason="logout")
+    connection_cache.connections_closed(c.connection_id for c in connections)
     if connections:
         logger.info("Closing %d WebSocket connection(s) of user %s on logout", len(connections), user.pk)
         from .messaging import close_connections
 
         close_connections(connections)
+
+
+@receiver(post_save, sender=settings.AUTH_USER_MODEL, dispatch_uid="django_aws_api_gateway_websockets.revalidate_user")
+def revalidate_saved_user(sender: Any, instance: Any, **kwargs: Any) -> None:
+    """A user saved in this process (deactivated, a new password) is checked again at its sockets' next message
+    here; other processes notice within WEBSOCKETS["USER_REVALIDATE_INTERVAL"]."""
+    connection_cache.get_cache().forget_user(str(instance.pk))

@@ -14,7 +14,7 @@ from django.utils.decorators import classonlymethod
 from django.views import View
 from django.views.decorators.csrf import csrf_exempt
 
-from . import ratelimit, signals
+from . import connection_cache, ratelimit, signals
 from .auth import auth_hash_of, user_for_connection, user_from_cookie, user_from_token
 from .conf import ws_settings
 from .routing import Route, collect_routes
@@ -139,6 +139,10 @@ class WebSocketView(View):
     # WebSocket subprotocols this view speaks, in order of preference; the first one a client offers (in
     # Sec-WebSocket-Protocol) is echoed in the $connect response, which API Gateway puts in the handshake.
     subprotocols: list[str] = []
+    # Messages find their connection and user in the per-process cache (``connection_cache``, sized by
+    # WEBSOCKETS["CONNECTION_CACHE_SIZE"]) instead of the store; False: a store round trip (and a user lookup)
+    # per message, and ``self.connection.data`` always as stored.
+    cache_connections: bool = True
 
     # Deepest nesting of arrays and objects accepted in a message body (deeper: 400). Keeps hostile bodies
     # ("[[[[...") from exhausting the stack in the parser, in route handlers or when a reply is serialised.
@@ -312,16 +316,24 @@ class WebSocketView(View):
 
     def _open_message(self, request: HttpRequest) -> HttpResponse | None:
         """The checks every message passes before its handler: a readable body, an open connection (counted),
-        a user who may still send. Sets ``self.connection`` and ``request.user``; a response refuses."""
+        a user who may still send. Sets ``self.connection`` and ``request.user``; a response refuses.
+
+        With :attr:`cache_connections`, the connection and its user come from this process's cache while it is
+        fresh (see ``connection_cache``): no store round trip and no user lookup for most messages."""
         if self.body_error is not None:
             status, message = self.body_error
             return self._error(status, message)
-        connection = self.store.touch(self.connection_id)
+        if self.cache_connections:
+            connection = connection_cache.open_connection(self.store, self.connection_id)
+            user = None if connection is None else connection_cache.user_of(connection, user_for_connection)
+        else:
+            connection = self.store.touch(self.connection_id)
+            user = None if connection is None else user_for_connection(connection)
         if connection is None:
             return self._error(403, "Unknown or disconnected connection.")
-        user = user_for_connection(connection)
         if user is None:
             self.store.disconnect(connection.connection_id, reason="credentials changed")
+            connection_cache.connections_closed([connection.connection_id])
             return self._error(401, "The user of this connection is no longer authenticated.")
         request.user = user  # type: ignore[assignment]  # any user object, not only the project's User
         self.connection = connection
@@ -391,6 +403,8 @@ class WebSocketView(View):
         status_code = context.get("disconnectStatusCode")
         reason = context.get("disconnectReason")
         valid_code = type(status_code) is int and 0 <= status_code <= 65535
+        if self.connection_id:  # what this process counted is written first; later messages are refused here
+            connection_cache.connections_closed([self.connection_id], self.store)
         changed = self.store.disconnect(
             self.connection_id,
             status_code=status_code if valid_code else None,

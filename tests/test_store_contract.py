@@ -79,6 +79,34 @@ def test_touch_counts_and_returns_open_connections_only(store: ConnectionStore) 
     assert store.touch("c1=") is None
 
 
+def _count_and_seen(store: ConnectionStore, cid: str) -> tuple[int, str]:
+    """The stored message count and last-seen (as ISO text), read past the store interface."""
+    if isinstance(store, OrmStore):
+        from django_aws_api_gateway_websockets.models import WebSocketSession
+
+        session = WebSocketSession.objects.get(connection_id=cid)
+        return session.message_count, session.last_seen.isoformat()
+    item = store._client.get_item(TableName=store.table_name, Key=store._key("CONN#" + cid, "META"))["Item"]  # type: ignore[attr-defined]
+    return int(item["message_count"]["N"]), item["last_seen"]["S"]
+
+
+def test_record_activity_adds_counts_moves_last_seen_forward_and_says_whether_open(store: ConnectionStore) -> None:
+    store.connect(conn("a1="))
+    store.touch("a1=")
+    later = timezone.now() + timedelta(seconds=30)
+    opened = store.record_activity("a1=", 41, later)
+    assert opened is not None and opened.connection_id == "a1=" and opened.connected
+    assert _count_and_seen(store, "a1=") == (42, later.isoformat())
+    assert store.record_activity("a1=", 3, later - timedelta(seconds=20)) is not None  # older: last-seen stays
+    assert _count_and_seen(store, "a1=") == (45, later.isoformat())
+    store.disconnect("a1=")
+    # Messages accepted before the close still count; the answer says the connection is closed.
+    assert store.record_activity("a1=", 5, timezone.now()) is None
+    assert _count_and_seen(store, "a1=")[0] == 50
+    assert store.record_activity("unknown=", 1, timezone.now()) is None
+    assert store.get("unknown=") is None
+
+
 def test_groups(store: ConnectionStore) -> None:
     for i in range(7):
         store.connect(conn(f"m{i}="))

@@ -140,6 +140,8 @@ class ChannelsWebSocketView(WebSocketView):
     # Channels needs no cookie (a connect token or an anonymous user will do) and checks Origin only when the
     # browser sends one, through the base view's origin check and any OriginValidator in your ASGI app.
     required_connection_headers = ["Sec-Websocket-Key", "Sec-Websocket-Version"]
+    # A consumer's state lives in the connection's data, which every event may change: read it from the store.
+    cache_connections = False
 
     @classonlymethod
     def as_view(cls, **initkwargs: Any) -> Any:  # type: ignore[override]

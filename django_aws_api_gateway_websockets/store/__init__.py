@@ -30,9 +30,12 @@ def get_store() -> ConnectionStore:
 
 
 def reset_stores() -> None:
-    """Forget cached store instances (tests, settings changes)."""
+    """Forget cached store instances and what the message hot path cached from them (tests, settings changes)."""
+    from .. import connection_cache
+
     with _lock:
         _stores.clear()
+    connection_cache.reset()
 
 
 after_restore(reset_stores)  # SnapStart: a store holds a boto3 client (connection pool, credentials)

@@ -94,6 +94,16 @@ class ConnectionStore(abc.ABC):
         self.record_message(connection_id)
         return connection
 
+    def record_activity(self, connection_id: str, count: int, last_seen: datetime) -> Connection | None:
+        """Write what the message hot path counted in memory: ``count`` more messages and last-seen moved forward to
+        ``last_seen`` (also on a connection closed meanwhile: those messages were accepted while it was open).
+        Returns the connection when it is still open, None when closed or unknown. Backends override this with a
+        single round trip."""
+        for _ in range(count):
+            self.record_message(connection_id)
+        connection = self.get(connection_id)
+        return connection if connection is not None and connection.connected else None
+
     @abc.abstractmethod
     def mark_gone(self, connection_ids: Iterable[str]) -> int:
         """Mark many connections disconnected in one batched write; return how many changed."""

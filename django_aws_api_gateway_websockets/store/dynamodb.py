@@ -234,6 +234,32 @@ class DynamoDBStore(ConnectionStore):
             raise
         return _connection(_from_item(response["Attributes"]))
 
+    def record_activity(self, connection_id: str, count: int, last_seen: datetime) -> Connection | None:
+        """One UpdateItem: adds ``count`` to the message count and moves last-seen forward (a second UpdateItem
+        without last-seen when it is already newer), whether or not the connection is still open."""
+        key = self._key(schema.CONNECTION_PREFIX + connection_id, schema.META)
+        seen = {":seen": {"S": _iso(last_seen)}}
+        arguments: dict[str, Any] = {"TableName": self.table_name, "Key": key, "ReturnValues": "ALL_NEW",
+                                     "ExpressionAttributeNames": {"#pk": schema.PARTITION_KEY}}
+        try:
+            response = self._client.update_item(
+                UpdateExpression="SET last_seen = :seen ADD message_count :n",
+                ConditionExpression="attribute_exists(#pk) AND (attribute_not_exists(last_seen) OR last_seen < :seen)",
+                ExpressionAttributeValues={":n": {"N": str(count)}, **seen}, **arguments)
+        except ClientError as error:
+            if not _conditional_failed(error):
+                raise
+            try:  # unknown, or last-seen already newer (another process wrote later, or it was closed since)
+                response = self._client.update_item(
+                    UpdateExpression="ADD message_count :n", ConditionExpression="attribute_exists(#pk)",
+                    ExpressionAttributeValues={":n": {"N": str(count)}}, **arguments)
+            except ClientError as again:
+                if _conditional_failed(again):
+                    return None
+                raise
+        connection = _connection(_from_item(response["Attributes"]))
+        return connection if connection.connected else None
+
     def mark_gone(self, connection_ids: Iterable[str]) -> int:
         """One conditional update per connection (DynamoDB cannot batch updates), then every membership of
         every one of them removed in batched writes, also of connections that were already closed."""

@@ -40,7 +40,7 @@ _CONVERTED = ("connected_at", "data")
 class OrmStore(ConnectionStore):
     def __init__(self, model: type[WebSocketSession] | None = None) -> None:
         self.model = model or WebSocketSession
-        self._touch_sql: str | None = None
+        self._sql: dict[str, str] = {}  # the UPDATE ... RETURNING statements, built once
 
     def _field(self, name: str) -> models.Field[Any, Any]:
         field = self.model._meta.get_field(name)
@@ -49,25 +49,47 @@ class OrmStore(ConnectionStore):
 
     def touch(self, connection_id: str) -> Connection | None:
         """One ``UPDATE ... RETURNING`` statement on SQLite and PostgreSQL; two queries elsewhere."""
-        alias = router.db_for_write(self.model)
-        connection = connections[alias]
-        if connection.vendor not in ("sqlite", "postgresql"):
+        if not self._returning_supported():
             return super().touch(connection_id)
-        if self._touch_sql is None:
+        now = self._prep_seen(timezone.now())
+        return self._update_returning("touch", [now, connection_id])
+
+    def record_activity(self, connection_id: str, count: int, last_seen: datetime) -> Connection | None:
+        """One ``UPDATE ... RETURNING`` on SQLite and PostgreSQL (two queries elsewhere): ``count`` messages added
+        whether or not the connection is still open, last-seen moved forward only."""
+        if not self._returning_supported():
+            self._add_activity(connection_id, count, last_seen)
+            found = self.get(connection_id)
+            return found if found is not None and found.connected else None
+        seen = self._prep_seen(last_seen)
+        connection = self._update_returning("activity", [count, seen, seen, connection_id])
+        return connection if connection is not None and connection.connected else None
+
+    def _returning_supported(self) -> bool:
+        return connections[router.db_for_write(self.model)].vendor in ("sqlite", "postgresql")
+
+    def _prep_seen(self, value: datetime) -> Any:
+        return self._field("last_seen").get_db_prep_value(value, connections[router.db_for_write(self.model)])
+
+    def _update_returning(self, kind: str, params: list[Any]) -> Connection | None:
+        """Run the ``UPDATE ... RETURNING`` statement ``kind`` (built once per store) and read its row."""
+        connection = connections[router.db_for_write(self.model)]
+        sql = self._sql.get(kind)
+        if sql is None:
             quote = connection.ops.quote_name
 
             def column(name: str) -> str:
                 return quote(self._field(name).column)
 
-            columns = ", ".join(column(name) for name in _FIELDS)
-            count, seen = column("message_count"), column("last_seen")
-            self._touch_sql = (
-                f"UPDATE {quote(self.model._meta.db_table)} SET {count} = {count} + 1, {seen} = %s "
-                f"WHERE {column('connection_id')} = %s AND {column('connected')} RETURNING {columns}"
-            )
-        now = timezone.now()
+            table, columns = quote(self.model._meta.db_table), ", ".join(column(name) for name in _FIELDS)
+            count, seen, cid = column("message_count"), column("last_seen"), column("connection_id")
+            if kind == "touch":
+                change, where = f"{count} = {count} + 1, {seen} = %s", f"{cid} = %s AND {column('connected')}"
+            else:
+                change, where = f"{count} = {count} + %s, {seen} = CASE WHEN {seen} < %s THEN %s ELSE {seen} END", f"{cid} = %s"
+            sql = self._sql[kind] = f"UPDATE {table} SET {change} WHERE {where} RETURNING {columns}"
         with connection.cursor() as cursor:
-            cursor.execute(self._touch_sql, [self._field("last_seen").get_db_prep_value(now, connection), connection_id])
+            cursor.execute(sql, params)
             row = cursor.fetchone()
         if row is None:
             return None
@@ -133,6 +155,11 @@ class OrmStore(ConnectionStore):
         self.model.objects.filter(connection_id=connection_id).update(
             message_count=F("message_count") + 1, last_seen=timezone.now()
         )
+
+    def _add_activity(self, connection_id: str, count: int, last_seen: datetime) -> None:
+        rows = self.model.objects.filter(connection_id=connection_id)
+        rows.update(message_count=F("message_count") + count)
+        rows.filter(last_seen__lt=last_seen).update(last_seen=last_seen)
 
     def mark_gone(self, connection_ids: Iterable[str]) -> int:
         ids = list(connection_ids)
