@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import hmac
 from importlib import import_module
 
@@ -10,6 +11,7 @@ from django.contrib import auth
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.http import HttpRequest
 
+from . import connection_cache
 from .conf import ws_settings
 from .store.base import Connection
 from .tokens import TokenClaims
@@ -102,3 +104,22 @@ def user_for_connection(connection: Connection) -> UserLike | None:
     if ws_settings.TOKEN_USERS == "claims":
         return TokenUser(connection.user_id, connection.user_name)  # type: ignore[return-value]
     return _user_still_valid(connection.user_id, connection.auth_hash)
+
+
+def user_for_message(connection: Connection, validated: Any = None) -> UserLike | None:
+    """The user of a message on ``connection``, as :func:`user_for_connection` says, with the check against the
+    user table done at most every ``WEBSOCKETS["USER_REVALIDATE_INTERVAL"]`` seconds per connection and process:
+    ``validated`` is the user this process validated within that interval (from the connection cache), or None.
+
+    Each message gets its own copy of a cached user object, so what a handler changes on ``request.user``
+    stays with that message. Anonymous and connect-token ("claims") users cost no query and are built anew."""
+    if connection.user_id is None:
+        return AnonymousUser()
+    if ws_settings.TOKEN_USERS == "claims":
+        return TokenUser(connection.user_id, connection.user_name)  # type: ignore[return-value]
+    if validated is None:
+        validated = _user_still_valid(connection.user_id, connection.auth_hash)
+        if validated is None:
+            return None
+        connection_cache.validated(connection, validated)
+    return copy.copy(validated)

@@ -21,16 +21,14 @@ What this trades is in the README ("The message hot path").
 
 from __future__ import annotations
 
-import copy
 import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
+from datetime import timezone as dt_timezone
 from typing import Any
-
-from django.utils import timezone
 
 from .conf import ws_settings
 from .store.base import Connection, ConnectionStore
@@ -39,6 +37,9 @@ from .store.base import Connection, ConnectionStore
 # pointless, and forgetting one early only costs a store round trip (the store still says closed).
 CLOSED_MEMORY_SECONDS = 2 * 60 * 60 + 15 * 60
 
+# What ConnectionCache.hit found.
+CLOSED, MISS, FRESH = 0, 1, 2
+
 Clock = Callable[[], float]
 
 
@@ -46,10 +47,10 @@ Clock = Callable[[], float]
 class _Entry:
     connection: Connection
     fresh_until: float  # monotonic seconds: re-read from the store after this
-    user: Any = None  # the user as last validated; None: not validated yet (or invalid)
+    user: Any = None  # the user as last validated; None: not validated yet
     user_valid_until: float = 0.0
     pending: int = 0  # messages accepted since the last write
-    last_seen: datetime | None = None  # the time of the newest pending message
+    last_seen: float = 0.0  # epoch seconds of the newest pending message
 
 
 @dataclass(frozen=True)
@@ -79,26 +80,32 @@ class ConnectionCache:
 
     def was_closed(self, connection_id: str) -> bool:
         with self._lock:
-            until = self._closed.get(connection_id)
-            if until is None:
-                return False
-            if until <= self.clock():
-                del self._closed[connection_id]
-                return False
-            return True
+            return self._closed_here(connection_id, self.clock())
 
-    def fresh(self, connection_id: str) -> Connection | None:
-        """The cached connection if its entry is still fresh, counting one message on it; None otherwise
-        (unknown here, or stale: then :meth:`take_stale` hands over what it counted)."""
+    def _closed_here(self, connection_id: str, now: float) -> bool:  # under the lock
+        until = self._closed.get(connection_id)
+        if until is None:
+            return False
+        if until <= now:
+            del self._closed[connection_id]
+            return False
+        return True
+
+    def hit(self, connection_id: str) -> tuple[int, Connection | None, Any]:
+        """One lookup under one lock: ``(CLOSED, None, None)`` for a connection closed as far as this process
+        knows; ``(MISS, None, None)`` when it is not cached or its entry is stale; ``(FRESH, connection, user)``
+        otherwise, with one message counted on it and ``user`` the validated user (None: validate it again)."""
         now = self.clock()
         with self._lock:
+            if self._closed and self._closed_here(connection_id, now):
+                return CLOSED, None, None
             entry = self._entries.get(connection_id)
             if entry is None or entry.fresh_until <= now:
-                return None
+                return MISS, None, None
             self._entries.move_to_end(connection_id)
             entry.pending += 1
-            entry.last_seen = timezone.now()
-            return entry.connection
+            entry.last_seen = time.time()
+            return FRESH, entry.connection, entry.user if entry.user_valid_until > now else None
 
     def take_stale(self, connection_id: str) -> Activity | None:
         """Remove a stale (or any) entry and return the messages it counted but did not write."""
@@ -106,25 +113,13 @@ class ConnectionCache:
             entry = self._entries.pop(connection_id, None)
         return _activity(entry)
 
-    def user(self, connection_id: str) -> tuple[bool, Any]:
-        """(True, a copy of the user) while the entry's user validation holds; (False, None) when it must be
-        validated again."""
-        now = self.clock()
-        with self._lock:
-            entry = self._entries.get(connection_id)
-            if entry is None or entry.user is None or entry.user_valid_until <= now:
-                return False, None
-            user = entry.user
-        # A copy per message: a handler that changes request.user changes nothing for the next message.
-        return True, copy.copy(user)
-
     # Writing ---------------------------------------------------------------------------------------------------
     def put(self, connection: Connection, *, pending: int = 0) -> list[tuple[str, Activity]]:
         """Remember ``connection`` (fresh for CONNECTION_CACHE_TTL), with ``pending`` messages not yet written.
         Returns what entries pushed out of the LRU had counted, for the caller to write."""
         now = self.clock()
         entry = _Entry(connection=connection, fresh_until=now + float(ws_settings.CONNECTION_CACHE_TTL),
-                       pending=pending, last_seen=timezone.now() if pending else None)
+                       pending=pending, last_seen=time.time() if pending else 0.0)
         limit = max(1, int(ws_settings.CONNECTION_CACHE_SIZE))
         evicted: list[tuple[str, Activity]] = []
         with self._lock:
@@ -133,8 +128,7 @@ class ConnectionCache:
             old = self._entries.pop(connection.connection_id, None)
             if old is not None:  # another thread cached it meanwhile: keep what it counted and validated
                 entry.pending += old.pending
-                if old.last_seen is not None and (entry.last_seen is None or old.last_seen > entry.last_seen):
-                    entry.last_seen = old.last_seen
+                entry.last_seen = max(entry.last_seen, old.last_seen)
                 if old.user is not None and old.user_valid_until > now:
                     entry.user, entry.user_valid_until = old.user, old.user_valid_until
             self._entries[connection.connection_id] = entry
@@ -184,9 +178,9 @@ class ConnectionCache:
 
 
 def _activity(entry: _Entry | None) -> Activity | None:
-    if entry is None or not entry.pending or entry.last_seen is None:
+    if entry is None or not entry.pending:
         return None
-    return Activity(entry.pending, entry.last_seen)
+    return Activity(entry.pending, datetime.fromtimestamp(entry.last_seen, tz=dt_timezone.utc))
 
 
 _cache = ConnectionCache()
@@ -201,18 +195,19 @@ def enabled() -> bool:
 
 
 # The hot path ------------------------------------------------------------------------------------------------------
-def open_connection(store: ConnectionStore, connection_id: str) -> Connection | None:
-    """The open connection a message arrived on, its message counted; None refuses the message (unknown to the
-    store, closed, or closed as far as this process knows). At most one store round trip, and none while the
-    cached entry is fresh."""
+def open_connection(store: ConnectionStore, connection_id: str) -> tuple[Connection | None, Any]:
+    """The open connection a message arrived on, its message counted, and its user if this process validated
+    it within USER_REVALIDATE_INTERVAL (else None: the caller validates it, then calls :func:`validated`).
+    ``(None, None)`` refuses the message: unknown to the store, closed, or closed as far as this process knows.
+    At most one store round trip, and none while the cached entry is fresh."""
     cache = _cache
-    if cache.was_closed(connection_id):
-        return None
     if not enabled():
-        return store.touch(connection_id)
-    connection = cache.fresh(connection_id)
-    if connection is not None:
-        return connection
+        return (None if cache.was_closed(connection_id) else store.touch(connection_id)), None
+    found, connection, user = cache.hit(connection_id)
+    if found == FRESH:
+        return connection, user
+    if found == CLOSED:
+        return None, None
     activity = cache.take_stale(connection_id)
     if activity is None:
         connection = store.touch(connection_id)  # counts this message
@@ -223,24 +218,15 @@ def open_connection(store: ConnectionStore, connection_id: str) -> Connection | 
         pending = 1
     if connection is None or not connection.connected:
         cache.closed([connection_id])
-        return None
+        return None, None
     write_activity(store, cache.put(connection, pending=pending))
-    return connection
+    return connection, None
 
 
-def user_of(connection: Connection, load: Callable[[Connection], Any]) -> Any:
-    """The connection's user (a copy of the cached one while its validation holds), else ``load(connection)``
-    (None: the user may no longer send), remembered for USER_REVALIDATE_INTERVAL."""
-    if not enabled():
-        return load(connection)
-    valid, user = _cache.user(connection.connection_id)
-    if valid:
-        return user
-    user = load(connection)
-    if user is not None:
+def validated(connection: Connection, user: Any) -> None:
+    """``user`` was just validated for ``connection``: trust it for USER_REVALIDATE_INTERVAL."""
+    if enabled():
         _cache.set_user(connection.connection_id, user)
-        return copy.copy(user)
-    return None
 
 
 def connections_closed(connection_ids: Iterable[str], store: ConnectionStore | None = None) -> None:

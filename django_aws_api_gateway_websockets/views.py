@@ -15,7 +15,7 @@ from django.views import View
 from django.views.decorators.csrf import csrf_exempt
 
 from . import connection_cache, ratelimit, signals
-from .auth import auth_hash_of, user_for_connection, user_from_cookie, user_from_token
+from .auth import auth_hash_of, user_for_connection, user_for_message, user_from_cookie, user_from_token
 from .conf import ws_settings
 from .routing import Route, collect_routes
 from .security import (
@@ -80,6 +80,18 @@ def _identity_user_agent(context: dict[str, Any]) -> str:
     identity = context.get("identity")
     value = identity.get("userAgent") if isinstance(identity, dict) else None
     return value if isinstance(value, str) else ""
+
+
+_META_KEYS: dict[tuple[str, ...], tuple[str, ...]] = {}
+
+
+def _meta_keys(names: list[str]) -> tuple[str, ...]:
+    """The ``request.META`` keys of these header names, computed once per list of names (every event checks them)."""
+    key = tuple(names)
+    found = _META_KEYS.get(key)
+    if found is None:
+        found = _META_KEYS[key] = tuple(meta_key(name) for name in names)
+    return found
 
 
 def _depth_within(value: Any, raw: bytes, limit: int) -> bool:
@@ -264,10 +276,11 @@ class WebSocketView(View):
             return self.http_method_not_allowed(request, *args, **kwargs)
         if not request_is_trusted(request):
             return self._error(403, UNTRUSTED_MESSAGE.format(header=ws_settings.SHARED_SECRET_HEADER))
-        required = list(self.required_headers)
+        meta = request.META
+        keys = _meta_keys(self.required_headers)
         if self.route_kind == CONNECT:
-            required += self.required_connection_headers
-        if not all(has_header(request, name) for name in required):
+            keys += _meta_keys(self.required_connection_headers)
+        if not all(key in meta for key in keys):
             return self.missing_headers(request, *args, **kwargs)
         if not header(request, "User-Agent").startswith(self.expected_useragent_prefix):
             return self.invalid_useragent(request, *args, **kwargs)
@@ -324,8 +337,8 @@ class WebSocketView(View):
             status, message = self.body_error
             return self._error(status, message)
         if self.cache_connections:
-            connection = connection_cache.open_connection(self.store, self.connection_id)
-            user = None if connection is None else connection_cache.user_of(connection, user_for_connection)
+            connection, validated = connection_cache.open_connection(self.store, self.connection_id)
+            user = None if connection is None else user_for_message(connection, validated)
         else:
             connection = self.store.touch(self.connection_id)
             user = None if connection is None else user_for_connection(connection)
