@@ -79,6 +79,20 @@ def store_rows(quick: bool) -> list[Row]:
     ]
 
 
+def hotpath_rows(quick: bool) -> list[Row]:
+    from benchmarks import hotpath_bench
+
+    messages, connections = 1000, 20
+    r = hotpath_bench.run(messages=messages, connections=connections)
+    label = f"store calls per message ({messages} messages, {connections} connections)"
+    return [
+        (f"{label}, ORM + database users", f"{r['orm']['cached']:.3f}", f"{r['orm']['uncached']:.2f} cache off",
+         f"{r['orm']['cached'] / r['orm']['uncached']:.3f}", "<= 0.05 (SQL statements run)"),
+        (f"{label}, DynamoDB (moto)", f"{r['dynamodb']['cached']:.3f}", f"{r['dynamodb']['uncached']:.2f} cache off",
+         f"{r['dynamodb']['cached'] / r['dynamodb']['uncached']:.3f}", "<= 0.05 (API calls, botocore hooks)"),
+    ]
+
+
 def asset_rows(quick: bool) -> list[Row]:
     from benchmarks import asset_bench
 
@@ -107,7 +121,7 @@ def channels_rows(quick: bool) -> list[Row]:
 
 
 SECTIONS: dict[str, Callable[[bool], list[Row]]] = {
-    "lambda": lambda_rows, "messaging": messaging_rows, "gateway": gateway_rows, "store": store_rows,
+    "lambda": lambda_rows, "hotpath": hotpath_rows, "messaging": messaging_rows, "gateway": gateway_rows, "store": store_rows,
     "asset": asset_rows,
     "channels": channels_rows,
 }
