@@ -54,15 +54,15 @@ def run(count: int, delay_ms: float) -> dict[str, float]:
         client = client_for(url)
         data = encode(payload)
         client.post_to_connection(ConnectionId="warmup=", Data=data)
-        sequential_n = max(100, count // 10) if delay_ms else count  # the slow loop: a sample, scaled
+        sequential_n = max(100, count // 10)  # the slow loop: a sample, scaled
         start = time.perf_counter()
         for session in sessions[:sequential_n]:
             client.post_to_connection(ConnectionId=session.connection_id, Data=data)
         sequential_rate = sequential_n / (time.perf_counter() - start)
 
-        start = time.perf_counter()
+        start, cpu = time.perf_counter(), time.process_time()
         result = broadcast(sessions, payload)
-        elapsed = time.perf_counter() - start
+        elapsed, cpu = time.perf_counter() - start, time.process_time() - cpu  # cpu: every thread of this process
         delivered = posts_seen(url) - 1 - sequential_n
         # Memory is measured in a second, traced run: tracing slows allocation too much to time it.
         tracemalloc.start()
@@ -72,6 +72,7 @@ def run(count: int, delay_ms: float) -> dict[str, float]:
     WebSocketSession.objects.filter(connection_id__startswith="bench-").delete()
     return {
         "broadcast_rate": result.sent / elapsed,
+        "cpu_per_post_ms": cpu / count * 1000,
         "sequential_rate": sequential_rate,
         "sent": result.sent,
         "lost": count - delivered,

@@ -53,7 +53,7 @@ DEFAULTS: dict[str, Any] = {
     # accepted without guessing it by hand. Never used to allow an Origin.
     "TRUST_EXECUTE_API_HOST": True,
     # Posts a broadcast keeps in flight at once (its keep-alive connection pool has as many connections).
-    "MAX_WORKERS": 64,
+    "MAX_WORKERS": 128,
     # Retries for a throttled (429) post before it counts as failed.
     "MAX_RETRIES": 4,
     # The message hot path (``connection_cache``): connections whose facts and user each process keeps (an LRU;

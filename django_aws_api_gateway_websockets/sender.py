@@ -19,14 +19,11 @@ from collections.abc import Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import quote
-
 import aiohttp
 import boto3
 from yarl import URL
-from botocore.auth import SigV4Auth
-from botocore.awsrequest import AWSRequest
 
+from .signing import PostSigner
 from .snapstart import after_restore
 
 logger = logging.getLogger("django_aws_api_gateway_websockets")
@@ -81,7 +78,9 @@ class Sender:
         if session is None or session.closed:
             connector = aiohttp.TCPConnector(limit=limit, keepalive_timeout=60, ttl_dns_cache=300)
             timeout = aiohttp.ClientTimeout(total=15, connect=5)
-            session = aiohttp.ClientSession(connector=connector, timeout=timeout, skip_auto_headers=["User-Agent"])
+            # No cookies (API Gateway sets none) and no decompression (the answers are tiny): less work per post.
+            session = aiohttp.ClientSession(connector=connector, timeout=timeout, skip_auto_headers=["User-Agent"],
+                                            cookie_jar=aiohttp.DummyCookieJar(), auto_decompress=False)
             self._sessions[endpoint] = session
         return session
 
@@ -106,37 +105,48 @@ class Sender:
     def post_many(self, posts: Sequence[Post], data: bytes, *, region: str, concurrency: int,
                   retries: int) -> list[Outcome]:
         """Post ``data`` to every connection; outcomes in the order of ``posts``."""
-        if not posts:
-            return []
+        return self.post_groups([(posts, data)], region=region, concurrency=concurrency, retries=retries)[0]
+
+    def post_groups(self, groups: Sequence[tuple[Sequence[Post], bytes]], *, region: str, concurrency: int,
+                    retries: int) -> list[list[Outcome]]:
+        """Post each group's payload to its connections, every group at once with at most ``concurrency`` posts
+        in flight in all; the outcomes of each group in the order of its posts."""
+        jobs = [(post, data, index) for index, (posts, data) in enumerate(groups) for post in posts]
+        if not jobs:
+            return [[] for _ in groups]
         credentials = self._boto_session.get_credentials()
         if credentials is None:
             raise RuntimeError("No AWS credentials found for the @connections API (set a role or AWS_* variables).")
-        signer = SigV4Auth(credentials.get_frozen_credentials(), "execute-api", region)
-        coroutine = self._post_all(posts, data, signer, max(1, concurrency), retries)
+        frozen = credentials.get_frozen_credentials()
+        signers = [PostSigner(frozen, region, data) for _, data in groups]
+        coroutine = self._post_all([(post, data, signers[index]) for post, data, index in jobs], max(1, concurrency),
+                                   retries)
         future: Future[list[Outcome]] = asyncio.run_coroutine_threadsafe(coroutine, self._ensure_loop())
-        return future.result()
+        outcomes = iter(future.result())
+        return [[next(outcomes) for _ in posts] for posts, _ in groups]
 
-    async def _post_all(self, posts: Sequence[Post], data: bytes, signer: SigV4Auth, concurrency: int,
+    async def _post_all(self, jobs: Sequence[tuple[Post, bytes, PostSigner]], concurrency: int,
                         retries: int) -> list[Outcome]:
-        semaphore = asyncio.Semaphore(concurrency)
+        """``concurrency`` workers take the posts in turn (one task per worker, not per post: no semaphore, and a
+        worker backing off from a 429 slows the whole broadcast down, as throttling asks)."""
+        outcomes: list[Outcome] = [Outcome(FAILED)] * len(jobs)
+        pending = iter(enumerate(jobs))
 
-        async def one(post: Post) -> Outcome:
-            async with semaphore:
-                return await self._post(post, data, signer, concurrency, retries)
+        async def worker() -> None:
+            for index, (post, data, signer) in pending:
+                outcomes[index] = await self._post(post, data, signer, concurrency, retries)
 
-        return list(await asyncio.gather(*(one(p) for p in posts)))
+        await asyncio.gather(*(worker() for _ in range(min(concurrency, len(jobs)))))
+        return outcomes
 
-    async def _post(self, post: Post, data: bytes, signer: SigV4Auth, concurrency: int, retries: int) -> Outcome:
-        url = f"{post.endpoint}/@connections/{quote(post.connection_id, safe='')}"
+    async def _post(self, post: Post, data: bytes, signer: PostSigner, concurrency: int, retries: int) -> Outcome:
         session = self._session(post.endpoint, concurrency)
         detail = ""
         for attempt in range(retries + 1):
-            request = AWSRequest(method="POST", url=url, data=data)
-            signer.add_auth(request)
+            url, headers = signer.headers(post.endpoint, post.connection_id)
             try:
                 # encoded=True: send the path exactly as signed ("%3D" stays "%3D", as boto3 sends it).
-                async with session.post(URL(url, encoded=True), data=data,
-                                        headers=dict(request.headers.items())) as response:
+                async with session.post(URL(url, encoded=True), data=data, headers=headers) as response:
                     status = response.status
                     if 200 <= status < 300:
                         # Delivered: the status says so, whatever happens to the rest of the answer. Never
