@@ -101,6 +101,10 @@ WEBSOCKETS = {
     "DYNAMODB_ENDPOINT_URL": env_optional("WEBSOCKETS_DYNAMODB_ENDPOINT_URL"),
     "API_MAPPING_KEY": env_str("WEBSOCKETS_API_MAPPING_KEY", ""),
     "TOKEN_USERS": env_str("WEBSOCKETS_TOKEN_USERS", "database"),
+    # Big broadcasts through SQS (the CDK stack sets the queue; locally a moto server can stand in for SQS).
+    "BROADCAST_QUEUE_URL": env_optional("WEBSOCKETS_BROADCAST_QUEUE_URL"),
+    "BROADCAST_QUEUE_THRESHOLD": int(env_str("WEBSOCKETS_BROADCAST_QUEUE_THRESHOLD", "1000")),
+    "SQS_ENDPOINT_URL": env_optional("WEBSOCKETS_SQS_ENDPOINT_URL"),
 }
 
 LOGGING = {

@@ -86,10 +86,16 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]
         if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
             errors.append(_error(10, f"WEBSOCKETS[{key!r}] must be an integer from {low} to {high}, not {value!r}."))
 
-    for key, high in (("CONNECTION_CACHE_SIZE", 10_000_000),):
+    for key, low, high in (("CONNECTION_CACHE_SIZE", 0, 10_000_000), ("BROADCAST_QUEUE_THRESHOLD", 0, 10_000_000),
+                           ("BROADCAST_CHUNK_SIZE", 1, 5000)):
         value = getattr(ws_settings, key)
-        if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= high:
-            errors.append(_error(10, f"WEBSOCKETS[{key!r}] must be an integer from 0 to {high}, not {value!r}."))
+        if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+            errors.append(_error(10, f"WEBSOCKETS[{key!r}] must be an integer from {low} to {high}, not {value!r}."))
+    for key in ("BROADCAST_QUEUE_URL", "SQS_ENDPOINT_URL"):
+        value = getattr(ws_settings, key)
+        if value is not None and (not isinstance(value, str) or not value.startswith(("http://", "https://"))):
+            errors.append(_error(20, f"WEBSOCKETS[{key!r}] must be an http(s) URL or None, not {value!r}.",
+                                 hint="The queue URL SQS gives (https://sqs.<region>.amazonaws.com/<account>/<name>)."))
     for key in ("CONNECTION_CACHE_TTL", "USER_REVALIDATE_INTERVAL"):
         value = getattr(ws_settings, key)
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 3600:

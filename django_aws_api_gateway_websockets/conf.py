@@ -63,6 +63,13 @@ DEFAULTS: dict[str, Any] = {
     "CONNECTION_CACHE_SIZE": 10_000,
     "CONNECTION_CACHE_TTL": 60.0,
     "USER_REVALIDATE_INTERVAL": 60.0,
+    # Big broadcasts (``fanout``): with a queue URL, ``send_to_group`` on a group of more than the threshold's members
+    # puts recipient chunks (at most BROADCAST_CHUNK_SIZE connections each) on that SQS queue instead of posting in
+    # the caller; the function's SQS event source mapping posts them. SQS_ENDPOINT_URL: a local SQS (tests, moto).
+    "BROADCAST_QUEUE_URL": None,
+    "BROADCAST_QUEUE_THRESHOLD": 1000,
+    "BROADCAST_CHUNK_SIZE": 500,
+    "SQS_ENDPOINT_URL": None,
     # DynamoDB connection store: table name and (local development, tests) endpoint.
     "DYNAMODB_TABLE": None,
     "DYNAMODB_ENDPOINT_URL": None,

@@ -1,4 +1,5 @@
-"""Running API Gateway WebSocket events through a Django WSGI app with apig-wsgi.
+"""Running API Gateway WebSocket events through a Django WSGI app with apig-wsgi (and SQS broadcast chunks through
+the broadcast worker, :mod:`.fanout`).
 
 apig-wsgi understands REST (v1), HTTP API (v2) and ALB events but not WebSocket events. The handler made by
 :func:`make_websocket_handler` rewrites each WebSocket event into a REST-v1-shaped POST to the view's URL for
@@ -24,6 +25,7 @@ from django.urls import reverse
 
 from .conf import region, ws_settings
 from .events import CONNECT, DISCONNECT, EVENT_TYPES, MESSAGE, is_websocket_event
+from .fanout import handle_sqs_event, is_sqs_event
 from .security import ADAPTER_HOSTS, ANSWERED_KEY, CONNECTION_ID_RE, DEBUG_HOSTS, EVENT_TYPE_KEY
 
 logger = logging.getLogger("django_aws_api_gateway_websockets")
@@ -255,6 +257,8 @@ def make_websocket_handler(wsgi_app: Any, *, view: Any = None, url_namespace: st
     def handler(event: Any, context: Any) -> dict[str, Any]:
         if not isinstance(event, dict):
             return _bad_request(f"event must be a JSON object, not {type(event).__name__}")
+        if is_sqs_event(event):  # broadcast chunks from the queue (its own error handling: batch item failures)
+            return handle_sqs_event(event, context)
         try:
             if is_websocket_event(event):
                 return _websocket_response(websocket_handler(translator.translate(event), context))

@@ -22,8 +22,9 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 from django.core.serializers.json import DjangoJSONEncoder
 
-from . import connection_cache, observability
+from . import connection_cache, fanout, observability
 from .conf import region, ws_settings
+from .fanout import EnqueuedBroadcast
 from .sender import FORBIDDEN, GONE, SENT, Post, get_sender, is_gone
 from .snapstart import after_restore
 from .store import get_store
@@ -63,6 +64,14 @@ class SendResult:
     failed_ids: list[str] = field(default_factory=list)
     # The id put in the payload (``message_id=...``), for the client to drop duplicates; None without one.
     message_id: str | None = None
+    # A broadcast handed to the queue (``send_to_group`` on a group over BROADCAST_QUEUE_THRESHOLD): what was
+    # enqueued (chunks, recipients); sent/gone/failed then stay 0 here, delivery happens in the queue's worker.
+    enqueued: EnqueuedBroadcast | None = None
+
+    @property
+    def queued(self) -> int:
+        """Recipients handed to the broadcast queue (0 for a broadcast sent in the caller)."""
+        return self.enqueued.recipients if self.enqueued is not None else 0
 
     @property
     def total(self) -> int:
@@ -212,7 +221,15 @@ def send_to_user(user: Any, data: Any, *, message_id: MessageId = None) -> SendR
 
 
 def send_to_group(group: str, data: Any, *, message_id: MessageId = None) -> SendResult:
-    return broadcast(get_store().group_connections(group), data, message_id=message_id)
+    """Send to every member of ``group``. A group larger than ``WEBSOCKETS["BROADCAST_QUEUE_THRESHOLD"]`` goes
+    through the broadcast queue when ``BROADCAST_QUEUE_URL`` is set: the result's ``enqueued`` says what was
+    queued, and the function's SQS worker delivers it (see :mod:`.fanout`)."""
+    members = get_store().group_connections(group)
+    if not fanout.should_enqueue(len(members)):
+        return broadcast(members, data, message_id=message_id)
+    data, id_ = with_message_id(data, message_id)
+    enqueued = fanout.enqueue([(endpoint_for(c), c.connection_id) for c in members], encode(data))
+    return SendResult(message_id=id_, enqueued=enqueued)
 
 
 def close_connection(connection: ConnectionLike) -> bool:

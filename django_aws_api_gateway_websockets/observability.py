@@ -9,7 +9,8 @@
   namespace ``POWERTOOLS_METRICS_NAMESPACE`` with the dimension ``service`` (``POWERTOOLS_SERVICE_NAME``):
   ``Connects``, ``Disconnects``, ``ClientErrors`` (4xx), ``ServerErrors`` (5xx), ``Throttles`` (429),
   ``ColdStart``, ``BroadcastSent`` / ``BroadcastGone`` / ``BroadcastFailed`` (every broadcast the event made,
-  through :func:`record_broadcast`), and ``Messages`` with the dimensions ``service`` and ``route``.
+  through :func:`record_broadcast`), ``QueueChunks`` / ``QueueChunkFailures`` (broadcast chunks an SQS batch
+  delivered, or handed back to the queue), and ``Messages`` with the dimensions ``service`` and ``route``.
 
 It is active on Lambda (``AWS_LAMBDA_FUNCTION_NAME`` is set) or when ``WEBSOCKETS_OBSERVABILITY=1``; elsewhere
 (``runwsgateway``, tests) :func:`instrument` returns the handler unchanged and Powertools is never imported.
@@ -35,6 +36,8 @@ DEFAULT_SERVICE = "django-websockets"
 CONNECTS, DISCONNECTS, MESSAGES = "Connects", "Disconnects", "Messages"
 CLIENT_ERRORS, SERVER_ERRORS, THROTTLES, COLD_START = "ClientErrors", "ServerErrors", "Throttles", "ColdStart"
 BROADCAST_SENT, BROADCAST_GONE, BROADCAST_FAILED = "BroadcastSent", "BroadcastGone", "BroadcastFailed"
+# Broadcast chunks an SQS invocation handled, and those it handed back to SQS (batch item failures).
+QUEUE_CHUNKS, QUEUE_CHUNK_FAILURES = "QueueChunks", "QueueChunkFailures"
 _EVENT_KINDS = {"CONNECT": "connect", "DISCONNECT": "disconnect", "MESSAGE": "message"}
 
 _logger = logging.getLogger(__name__)
@@ -67,6 +70,10 @@ def _text(value: Any, limit: int = 256) -> str:
 def describe_event(event: Any) -> dict[str, str]:
     """The correlation keys of an event, read defensively (events can be malformed)."""
     context = event.get("requestContext") if isinstance(event, dict) else None
+    records = event.get("Records") if isinstance(event, dict) else None
+    if context is None and isinstance(records, list) and records and isinstance(records[0], dict) \
+            and records[0].get("eventSource") == "aws:sqs":  # broadcast chunks (fanout)
+        return {"event_type": "sqs", "records": str(len(records)), "route": "", "request_id": ""}
     if not isinstance(context, dict):
         return {"event_type": "invalid"}
     event_type = _text(context.get("eventType"))
@@ -118,6 +125,11 @@ def instrument(handler: Handler, *, service: str | None = None, namespace: str |
             response = handler(event, context)
             raw_status = response.get("statusCode", 200) if isinstance(response, dict) else 200
             status = raw_status if isinstance(raw_status, int) else 200
+            if keys["event_type"] == "sqs" and isinstance(response, dict):
+                failed = len(response.get("batchItemFailures") or [])
+                keys["failures"] = str(failed)
+                count(QUEUE_CHUNKS, int(keys["records"]) - failed)
+                count(QUEUE_CHUNK_FAILURES, failed)
             return response
         except Exception:
             logger.exception("Unhandled error in the Lambda handler")
@@ -125,7 +137,10 @@ def instrument(handler: Handler, *, service: str | None = None, namespace: str |
         finally:
             _record(keys, status)
             duration_ms = round((time.perf_counter() - started) * 1000, 2)
-            logger.info(f"{keys['event_type']} event", extra={"status": status, "duration_ms": duration_ms})
+            extra: dict[str, Any] = {"status": status, "duration_ms": duration_ms}
+            if "failures" in keys:  # an SQS batch: how many chunks go back to the queue
+                extra["batch_item_failures"] = int(keys.pop("failures"))
+            logger.info(f"{keys['event_type']} event", extra=extra)
             logger.remove_keys(list(keys))
             if metrics.metric_set:  # (Messages went out on their own, with their route dimension)
                 metrics.flush_metrics()

@@ -134,3 +134,24 @@ def test_malformed_and_http_events_and_a_raising_handler(instrument: Any, capsys
 def test_broadcasts_outside_an_instrumented_handler_record_nothing() -> None:
     observability._metrics = None
     observability.record_broadcast(SendResult(sent=1))  # no error, nothing to publish to
+
+
+def test_an_sqs_batch_of_broadcast_chunks_logs_one_line_and_counts_chunks(instrument: Any,
+                                                                          capsys: pytest.CaptureFixture[str]) -> None:
+    from django_aws_api_gateway_websockets.gateway.sqs_poller import sqs_event
+
+    messages = [{"MessageId": f"m{i}", "ReceiptHandle": f"r{i}", "Body": "{}"} for i in range(3)]
+    event = sqs_event(messages, "arn:aws:sqs:eu-west-1:123456789012:broadcasts", "eu-west-1")
+
+    def worker(event: Any, context: Any) -> Any:
+        observability.record_broadcast(SendResult(sent=7, failed=1))
+        return {"batchItemFailures": [{"itemIdentifier": "m1"}]}
+
+    assert instrument(worker)(event, Context()) == {"batchItemFailures": [{"itemIdentifier": "m1"}]}
+    logs, metrics = emitted(capsys)
+    line = logs[-1]
+    assert (line["message"], line["event_type"], line["records"], line["batch_item_failures"], line["status"]) == \
+        ("sqs event", "sqs", "3", 1, 200)
+    assert {name: value for name, (value, _dims) in metrics.items()
+            if name.startswith(("Queue", "Broadcast"))} == {"QueueChunks": 2, "QueueChunkFailures": 1,
+                                                             "BroadcastSent": 7, "BroadcastGone": 0, "BroadcastFailed": 1}

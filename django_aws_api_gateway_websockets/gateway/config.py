@@ -6,6 +6,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from .sqs_poller import SqsPollerConfig
+
 Handler = Callable[[Any, Any], dict[str, Any]]
 
 
@@ -35,6 +37,9 @@ class GatewayConfig:
     # @connections calls must be SigV4-signed with the gateway process's own AWS credentials (what botocore
     # finds: the app in this process signs with them) or with one of these (access key id -> secret key).
     credentials: dict[str, str] | None = None
+    # Poll this SQS queue (broadcast chunks) and invoke the handler with its batches, as Lambda's event source
+    # mapping does; None: no polling.
+    sqs: SqsPollerConfig | None = None
 
     @property
     def domain_name(self) -> str:

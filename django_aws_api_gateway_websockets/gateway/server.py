@@ -17,12 +17,14 @@ from . import http_bridge, management_api
 from .config import GatewayConfig
 from .frames import FrameGuard
 from .registry import LiveSocket, Registry
+from .sqs_poller import SqsPoller
 
 logger = logging.getLogger("django_aws_api_gateway_websockets.gateway")
 
 CONFIG = web.AppKey("config", GatewayConfig)
 REGISTRY = web.AppKey("registry", Registry)
 EXECUTOR = web.AppKey("executor", ThreadPoolExecutor)
+SQS_POLLER = web.AppKey("sqs_poller", SqsPoller)
 
 
 class _GuardedParser:
@@ -237,6 +239,18 @@ async def close_socket(socket: LiveSocket, code: int, reason: str) -> None:
         socket.drop(1006, reason)
 
 
+async def _start_sqs_poller(app: web.Application) -> None:
+    config = app[CONFIG]
+    assert config.sqs is not None
+    poller = app[SQS_POLLER] = SqsPoller(config.sqs, config.handler, app[EXECUTOR])
+    await poller.start()
+
+
+async def _stop_sqs_poller(app: web.Application) -> None:
+    if SQS_POLLER in app:
+        await app[SQS_POLLER].stop()
+
+
 async def _stop_executor(app: web.Application) -> None:
     app[EXECUTOR].shutdown(wait=False, cancel_futures=True)
 
@@ -249,6 +263,9 @@ def build_app(config: GatewayConfig) -> web.Application:
     app.add_routes(management_api.routes(config, app[REGISTRY]))
     app.router.add_route("*", "/{tail:.*}", fallthrough)
     app.on_shutdown.append(_close_sockets)
+    if config.sqs is not None:
+        app.on_startup.append(_start_sqs_poller)
+        app.on_shutdown.append(_stop_sqs_poller)
     app.on_cleanup.append(_stop_executor)
     return app
 

@@ -10,7 +10,9 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils.module_loading import import_string
 
+from ...conf import ws_settings
 from ...gateway import GatewayConfig, run
+from ...gateway.sqs_poller import SqsPollerConfig
 from ...routing import configured_view
 
 _ADDR_RE = re.compile(r"^(?:(?P<host>[^:\[\]]+|\[[0-9a-fA-F:]+\]):)?(?P<port>\d{1,5})$")
@@ -43,6 +45,12 @@ class Command(BaseCommand):
                             help="Also accept @connections calls signed with this access key id (and "
                                  "--secret-access-key); the gateway's own AWS credentials are always accepted.")
         parser.add_argument("--secret-access-key", default=None)
+        parser.add_argument("--sqs-queue-url", default=None,
+                            help="Poll this SQS queue for broadcast chunks, as Lambda's event source mapping does "
+                                 "(default: WEBSOCKETS['BROADCAST_QUEUE_URL'], if set).")
+        parser.add_argument("--no-sqs", action="store_true", help="Do not poll any SQS queue.")
+        parser.add_argument("--sqs-batch-size", type=int, default=10, help="Messages per invocation (1-10).")
+        parser.add_argument("--sqs-concurrency", type=int, default=2, help="Batches in the handler at once.")
 
     def handle(self, *args: Any, **options: Any) -> None:
         self.check(display_num_errors=True)
@@ -64,8 +72,19 @@ class Command(BaseCommand):
             max_lifetime=options["max_lifetime"], max_message_bytes=options["max_message_bytes"],
             max_frame_bytes=options["max_frame_bytes"], max_buffered_bytes=options["max_buffered_bytes"],
             serve_static=settings.DEBUG, credentials=credentials,
+            sqs=self._sqs(options),
         )
         run(config, ready=self._banner)
+
+    def _sqs(self, options: dict[str, Any]) -> SqsPollerConfig | None:
+        queue_url = None if options["no_sqs"] else (options["sqs_queue_url"] or ws_settings.BROADCAST_QUEUE_URL)
+        if not queue_url:
+            return None
+        if not 1 <= options["sqs_batch_size"] <= 10 or options["sqs_concurrency"] < 1:
+            raise CommandError("--sqs-batch-size must be 1-10 and --sqs-concurrency at least 1.")
+        return SqsPollerConfig(queue_url=queue_url, endpoint_url=ws_settings.SQS_ENDPOINT_URL,
+                               region=os.environ.get("AWS_REGION", "us-east-1"),
+                               batch_size=options["sqs_batch_size"], concurrency=options["sqs_concurrency"])
 
     def _banner(self, config: GatewayConfig) -> None:
         ws_url = f"ws://{config.domain_name}/"
@@ -76,6 +95,7 @@ class Command(BaseCommand):
             f"  @connections:   {config.endpoint_url}/@connections/{{id}}  (also under /{config.stage}; SigV4-signed "
             "with this process's AWS credentials)\n"
             f"  Try:            npx wscat -c {ws_url}   then   {{\"action\": \"whoami\"}}\n"
+            + (f"  Broadcasts:     polling {config.sqs.queue_url}\n" if config.sqs else "") +
             "Quit with CONTROL-C.",
         )
         self.stdout.flush()

@@ -1,0 +1,244 @@
+"""Broadcasts that outgrow one invocation: recipient chunks through an SQS queue, posted by the same function.
+
+``send_to_group`` hands a group larger than ``WEBSOCKETS["BROADCAST_QUEUE_THRESHOLD"]`` to :func:`enqueue` when
+``BROADCAST_QUEUE_URL`` is set: the payload and the recipients, in chunks of at most ``BROADCAST_CHUNK_SIZE``
+connections (and 256 KiB), go to the queue with ``SendMessageBatch`` and the caller gets an
+:class:`EnqueuedBroadcast` at once. The Lambda function consumes the queue through an event source mapping with
+``ReportBatchItemFailures``: :func:`handle_sqs_event` posts every chunk of the batch (at most ``MAX_WORKERS`` posts
+in flight, throttled posts backing off and retrying), marks gone connections, and reports a chunk that still
+failed as a batch item failure, so SQS delivers it again and, after the queue's ``maxReceiveCount``, moves it to
+the dead-letter queue. A chunk delivered again is posted again in full: delivery stays at least once (send with
+``message_id=True`` so clients can drop duplicates).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import logging
+import threading
+import time
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import boto3
+from botocore.config import Config
+
+from .conf import region, ws_settings
+from .snapstart import after_restore
+
+logger = logging.getLogger("django_aws_api_gateway_websockets")
+
+FORMAT_VERSION = 1
+# SQS's message size limit as it was for years (256 KiB; AWS has since raised it to 1 MiB): chunks and batches
+# stay under it, so any queue (and any local SQS) takes them.
+MAX_SQS_BYTES = 256 * 1024
+_BATCH_ENTRIES = 10  # SendMessageBatch takes at most 10 messages
+
+
+@dataclass
+class EnqueuedBroadcast:
+    """What :func:`enqueue` handed to the queue: delivery happens later, in the function's SQS invocations."""
+
+    queue_url: str
+    broadcast_id: str
+    chunks: int
+    recipients: int
+    sqs_message_ids: list[str] = field(default_factory=list)
+
+
+class BroadcastQueueError(RuntimeError):
+    """SQS refused some chunks of a broadcast even after retries; the others were enqueued and will be delivered."""
+
+    def __init__(self, message: str, enqueued: EnqueuedBroadcast) -> None:
+        super().__init__(message)
+        self.enqueued = enqueued
+
+
+# The SQS client -------------------------------------------------------------------------------------------------
+_clients: dict[tuple[str | None, str], Any] = {}
+_clients_lock = threading.Lock()
+after_restore(_clients.clear)  # SnapStart: a client holds a connection pool and credentials
+
+
+def sqs_client() -> Any:
+    key = (ws_settings.SQS_ENDPOINT_URL, region())
+    client = _clients.get(key)
+    if client is None:
+        with _clients_lock:
+            client = _clients.get(key)
+            if client is None:
+                client = _clients[key] = boto3.session.Session().client(
+                    "sqs", region_name=key[1], endpoint_url=key[0],
+                    config=Config(retries={"mode": "standard", "max_attempts": 5}, tcp_keepalive=True))
+    return client
+
+
+# Producer ---------------------------------------------------------------------------------------------------------
+def should_enqueue(recipients: int) -> bool:
+    """True when a broadcast to ``recipients`` connections goes through the queue."""
+    return bool(ws_settings.BROADCAST_QUEUE_URL) and recipients > int(ws_settings.BROADCAST_QUEUE_THRESHOLD)
+
+
+def chunk_bodies(recipients: Sequence[tuple[str, str]], payload: bytes, broadcast_id: str) -> list[str]:
+    """SQS message bodies for ``(endpoint, connection id)`` recipients: each a JSON object with the payload
+    (base64: binary frames and any text survive SQS's character rules) and at most BROADCAST_CHUNK_SIZE recipients,
+    grouped by endpoint, under 256 KiB."""
+    chunk_size = max(1, int(ws_settings.BROADCAST_CHUNK_SIZE))
+    encoded = base64.b64encode(payload).decode("ascii")
+    head = {"v": FORMAT_VERSION, "id": broadcast_id, "payload": encoded}
+    base = len(json.dumps({**head, "to": {}}, separators=(",", ":")))
+    bodies: list[str] = []
+    current: dict[str, list[str]] = {}
+    size = count = 0
+    for endpoint, connection_id in recipients:
+        # What one more recipient adds at most: its id (and its endpoint when new), quoted and separated.
+        extra = len(json.dumps(connection_id)) + 1 + (0 if endpoint in current else len(json.dumps(endpoint)) + 4)
+        if current and (count >= chunk_size or base + size + extra > MAX_SQS_BYTES - 64):
+            bodies.append(json.dumps({**head, "to": current}, separators=(",", ":")))
+            current, size, count = {}, 0, 0
+            extra = len(json.dumps(connection_id)) + len(json.dumps(endpoint)) + 5
+        current.setdefault(endpoint, []).append(connection_id)
+        size, count = size + extra, count + 1
+    if current:
+        bodies.append(json.dumps({**head, "to": current}, separators=(",", ":")))
+    return bodies
+
+
+def enqueue(recipients: Sequence[tuple[str, str]], payload: bytes) -> EnqueuedBroadcast:
+    """Put a broadcast of ``payload`` to ``(endpoint, connection id)`` recipients on the queue, in chunks, with
+    ``SendMessageBatch`` (10 messages and at most 256 KiB a call); entries SQS refuses are retried with backoff."""
+    queue_url: str = ws_settings.BROADCAST_QUEUE_URL
+    broadcast_id = uuid.uuid4().hex
+    bodies = chunk_bodies(recipients, payload, broadcast_id)
+    result = EnqueuedBroadcast(queue_url=queue_url, broadcast_id=broadcast_id, chunks=len(bodies),
+                               recipients=len(recipients))
+    client = sqs_client()
+    batches: list[list[tuple[str, str]]] = [[]]
+    batch_bytes = 0
+    for index, body in enumerate(bodies):
+        if len(batches[-1]) == _BATCH_ENTRIES or (batches[-1] and batch_bytes + len(body) > MAX_SQS_BYTES):
+            batches.append([])
+            batch_bytes = 0
+        batches[-1].append((f"c{index}", body))
+        batch_bytes += len(body)
+    refused: list[str] = []
+    for batch in batches:
+        pending = dict(batch)
+        for attempt in range(6):
+            if not pending:
+                break
+            if attempt:
+                time.sleep(min(2.0, 0.1 * 2**attempt))
+            answer = client.send_message_batch(
+                QueueUrl=queue_url, Entries=[{"Id": key, "MessageBody": body} for key, body in pending.items()])
+            for entry in answer.get("Successful", []):
+                result.sqs_message_ids.append(entry["MessageId"])
+                pending.pop(entry["Id"], None)
+            failed = answer.get("Failed", [])
+            if any(entry.get("SenderFault") for entry in failed):
+                break  # our fault (size, characters): retrying cannot help
+        refused += list(pending)
+    if refused:
+        raise BroadcastQueueError(f"SQS refused {len(refused)} of {len(bodies)} chunks of broadcast {broadcast_id}",
+                                  result)
+    logger.info("Broadcast %s queued: %d recipients in %d chunks", broadcast_id, result.recipients, result.chunks)
+    return result
+
+
+# Worker -----------------------------------------------------------------------------------------------------------
+def is_sqs_event(event: object) -> bool:
+    """True for the events Lambda's SQS event source mapping sends (``Records`` from ``aws:sqs``)."""
+    if not isinstance(event, dict):
+        return False
+    records = event.get("Records")
+    return (isinstance(records, list) and bool(records) and isinstance(records[0], dict)
+            and records[0].get("eventSource") == "aws:sqs")
+
+
+@dataclass
+class _Chunk:
+    message_id: str
+    payload: bytes
+    posts: list[Any]
+
+
+def _parse(record: dict[str, Any]) -> _Chunk:
+    from .sender import Post
+
+    message = json.loads(record["body"])
+    if not isinstance(message, dict) or message.get("v") != FORMAT_VERSION:
+        raise ValueError("not a broadcast chunk of this version")
+    payload = base64.b64decode(message["payload"], validate=True)
+    recipients = message["to"]
+    if not isinstance(recipients, dict):
+        raise ValueError("'to' must map endpoints to connection ids")
+    posts = [Post(str(endpoint), str(cid)) for endpoint, ids in recipients.items() for cid in ids]
+    return _Chunk(str(record["messageId"]), payload, posts)
+
+
+def handle_sqs_event(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
+    """Post every broadcast chunk of an SQS batch; the answer lists the chunks to deliver again
+    (``{"batchItemFailures": [{"itemIdentifier": <messageId>}]}``, the ``ReportBatchItemFailures`` contract)."""
+    from django.db import close_old_connections
+
+    records = [r for r in event.get("Records", []) if isinstance(r, dict)]
+    ids = [str(r.get("messageId", "")) for r in records]
+    close_old_connections()
+    try:
+        failures = _handle(records)
+    except Exception:
+        logger.exception("Broadcast worker failed; every chunk of the batch will be delivered again")
+        failures = ids
+    finally:
+        close_old_connections()
+    return {"batchItemFailures": [{"itemIdentifier": message_id} for message_id in failures]}
+
+
+def _handle(records: list[dict[str, Any]]) -> list[str]:
+    from . import connection_cache, observability
+    from .messaging import SendResult
+    from .sender import FORBIDDEN, GONE, SENT, get_sender
+    from .store import get_store
+
+    failures: list[str] = []
+    chunks: list[_Chunk] = []
+    for record in records:
+        try:
+            chunks.append(_parse(record))
+        except (KeyError, TypeError, ValueError, binascii.Error) as exc:
+            # Kept for the dead-letter queue (after maxReceiveCount), where somebody can look at it.
+            logger.error("Unreadable broadcast chunk %s: %s", record.get("messageId"), exc)
+            failures.append(str(record.get("messageId", "")))
+    if not chunks:
+        return failures
+    outcomes = get_sender().post_groups([(c.posts, c.payload) for c in chunks], region=region(),
+                                        concurrency=int(ws_settings.MAX_WORKERS),
+                                        retries=int(ws_settings.MAX_RETRIES))
+    gone: list[str] = []
+    for chunk, results in zip(chunks, outcomes, strict=True):
+        summary = SendResult()
+        for post, outcome in zip(chunk.posts, results, strict=True):
+            if outcome.status == SENT:
+                summary.sent += 1
+            elif outcome.status == GONE:
+                summary.gone += 1
+                gone.append(post.connection_id)
+            else:
+                summary.failed += 1
+                summary.failed_ids.append(post.connection_id)
+                if outcome.status == FORBIDDEN:
+                    logger.error("Broadcast chunk %s: @connections refused (403) %s: the function needs "
+                                 "execute-api:ManageConnections", chunk.message_id, post.endpoint)
+        observability.record_broadcast(summary)
+        if summary.failed:
+            failures.append(chunk.message_id)
+            logger.warning("Broadcast chunk %s: %d sent, %d gone, %d failed; SQS will deliver it again",
+                           chunk.message_id, summary.sent, summary.gone, summary.failed)
+    if gone:
+        get_store().mark_gone(gone)
+        connection_cache.connections_closed(gone)
+    return failures

@@ -1,0 +1,196 @@
+"""Broadcasts through SQS, against moto in server mode (the queue, its dead-letter queue and redrive policy) and a
+real HTTP @connections endpoint that can throttle (tests/fault_server.py)."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import time
+import uuid
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any
+
+import boto3
+import pytest
+from django.conf import settings
+from django.test import override_settings
+
+from django_aws_api_gateway_websockets import fanout
+from django_aws_api_gateway_websockets.gateway.sqs_poller import SqsPoller, SqsPollerConfig, failed_ids, sqs_event
+from django_aws_api_gateway_websockets.messaging import send_to_group
+from django_aws_api_gateway_websockets.store import Connection, get_store
+from django_aws_api_gateway_websockets.testing import default_handler
+
+pytestmark = pytest.mark.django_db
+
+
+@dataclass
+class Queues:
+    url: str
+    dlq_url: str
+    client: Any
+
+    def depth(self, url: str) -> int:
+        attributes = self.client.get_queue_attributes(
+            QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"])
+        return sum(int(v) for v in attributes["Attributes"].values())
+
+    def receive_event(self) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+        """One ReceiveMessage, turned into the event Lambda's event source mapping would send."""
+        arn = self.client.get_queue_attributes(QueueUrl=self.url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        messages = self.client.receive_message(QueueUrl=self.url, MaxNumberOfMessages=10, AttributeNames=["All"],
+                                               WaitTimeSeconds=1).get("Messages", [])
+        return sqs_event(messages, arn, "us-east-1"), messages
+
+
+@pytest.fixture
+def queues(moto_server: str) -> Iterator[Queues]:
+    client = boto3.client("sqs", endpoint_url=moto_server, region_name="us-east-1")
+    name = f"broadcasts-{uuid.uuid4().hex[:8]}"
+    dlq_url = client.create_queue(QueueName=f"{name}-dlq")["QueueUrl"]
+    dlq_arn = client.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    url = client.create_queue(QueueName=name, Attributes={
+        "VisibilityTimeout": "1", "RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": "2"})
+    })["QueueUrl"]
+    yield Queues(url, dlq_url, client)
+    client.delete_queue(QueueUrl=url)
+    client.delete_queue(QueueUrl=dlq_url)
+
+
+def queue_settings(queues: Queues, moto_server: str, endpoint: str, **more: Any) -> Any:
+    return override_settings(WEBSOCKETS={**settings.WEBSOCKETS, "ENDPOINT_URL": endpoint,
+                                         "BROADCAST_QUEUE_URL": queues.url, "SQS_ENDPOINT_URL": moto_server,
+                                         "BROADCAST_QUEUE_THRESHOLD": 3, "BROADCAST_CHUNK_SIZE": 4, **more})
+
+
+def members(group: str, ids: list[str]) -> None:
+    store = get_store()
+    for cid in ids:
+        store.connect(Connection(connection_id=cid, domain_name="127.0.0.1", stage=""))
+        store.join(cid, group)
+
+
+# The producer ------------------------------------------------------------------------------------------------
+def test_chunks_keep_to_the_count_and_to_256_kib() -> None:
+    recipients = [(f"https://api{i % 3}.execute-api.us-east-1.amazonaws.com/prod", f"{i:06d}-{'x' * 40}=")
+                  for i in range(5000)]
+    payload = bytes(range(256)) * 512  # 128 KiB, binary
+    with override_settings(WEBSOCKETS={**settings.WEBSOCKETS, "BROADCAST_CHUNK_SIZE": 5000}):
+        bodies = fanout.chunk_bodies(recipients, payload, "b1")
+    seen = []
+    for body in bodies:
+        assert len(body.encode()) <= fanout.MAX_SQS_BYTES
+        message = json.loads(body)
+        assert base64.b64decode(message["payload"]) == payload and message["id"] == "b1"
+        seen += [(endpoint, cid) for endpoint, ids in message["to"].items() for cid in ids]
+    assert sorted(seen) == sorted(recipients) and len(bodies) > 1  # all of them, once; split by size
+    with override_settings(WEBSOCKETS={**settings.WEBSOCKETS, "BROADCAST_CHUNK_SIZE": 500}):
+        assert [sum(len(v) for v in json.loads(b)["to"].values()) for b in fanout.chunk_bodies(recipients[:1234], b"{}", "b2")] \
+            == [500, 500, 234]
+
+
+def test_small_groups_post_directly_and_big_ones_are_queued(queues: Queues, moto_server: str, fault_server: Any) -> None:
+    members("small", ["ok-s1=", "ok-s2=", "ok-s3="])
+    members("big", [f"ok-b{i}=" for i in range(10)])
+    with queue_settings(queues, moto_server, fault_server.url):
+        direct = send_to_group("small", {"n": 1})
+        assert (direct.sent, direct.enqueued, direct.queued) == (3, None, 0)
+        queued = send_to_group("big", {"n": 2}, message_id=True)
+    assert queued.enqueued is not None and (queued.sent, queued.queued) == (0, 10)
+    assert (queued.enqueued.chunks, queued.enqueued.recipients, len(queued.enqueued.sqs_message_ids)) == (3, 10, 3)
+    assert queues.depth(queues.url) == 3
+    assert not any(k.startswith("ok-b") for k in fault_server.received)  # nothing posted by the caller
+
+
+# The worker, through the Lambda handler -----------------------------------------------------------------------
+def test_the_handler_delivers_every_chunk_once_and_marks_gone(queues: Queues, moto_server: str,
+                                                              fault_server: Any) -> None:
+    ids = [f"ok-{i}=" for i in range(9)] + ["gone-1=", "throttle2-1="]  # one gone, one throttled twice
+    members("room", ids)
+    with queue_settings(queues, moto_server, fault_server.url):
+        result = send_to_group("room", {"text": "hello"}, message_id="m-1")
+        handler = default_handler()
+        answers = []
+        while queues.depth(queues.url):
+            event, messages = queues.receive_event()
+            answers.append(handler(event, None))
+            queues.client.delete_message_batch(QueueUrl=queues.url, Entries=[
+                {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(messages)])
+    assert result.enqueued is not None and result.enqueued.chunks == 3
+    assert answers and all(a == {"batchItemFailures": []} for a in answers)
+    for cid in ids:
+        if cid != "gone-1=":
+            assert [json.loads(d) for d in fault_server.received[cid]] == [{"text": "hello", "messageId": "m-1"}]
+    assert fault_server.attempts["throttle2-1="] == 3  # two 429s, backed off, then delivered
+    assert get_store().get("gone-1=").connected is False  # type: ignore[union-attr]
+    assert [c.connection_id for c in get_store().group_connections("room") if c.connection_id == "gone-1="] == []
+
+
+def test_unreadable_records_are_failures_and_the_rest_is_delivered(fault_server: Any) -> None:
+    good = json.dumps({"v": 1, "id": "b", "payload": base64.b64encode(b'{"a":1}').decode(),
+                       "to": {fault_server.url: ["ok-r1="]}})
+    records = [{"messageId": "m-good", "body": good, "eventSource": "aws:sqs"},
+               {"messageId": "m-bad", "body": "not json", "eventSource": "aws:sqs"},
+               {"messageId": "m-b64", "body": json.dumps({"v": 1, "payload": "%%%", "to": {}}), "eventSource": "aws:sqs"},
+               {"messageId": "m-v9", "body": json.dumps({"v": 9}), "eventSource": "aws:sqs"}]
+    answer = default_handler()({"Records": records}, None)
+    assert answer == {"batchItemFailures": [{"itemIdentifier": m} for m in ("m-bad", "m-b64", "m-v9")]}
+    assert fault_server.received["ok-r1="] == [b'{"a":1}']
+
+
+def test_a_worker_that_breaks_hands_the_whole_batch_back(monkeypatch: pytest.MonkeyPatch) -> None:
+    def broken(records: Any) -> Any:
+        raise RuntimeError("store down")
+
+    monkeypatch.setattr(fanout, "_handle", broken)
+    records = [{"messageId": m, "body": "{}", "eventSource": "aws:sqs"} for m in ("m1", "m2")]
+    assert default_handler()({"Records": records}, None) == {
+        "batchItemFailures": [{"itemIdentifier": "m1"}, {"itemIdentifier": "m2"}]}
+
+
+def test_failed_ids_read_answers_as_lambda_does() -> None:
+    batch = ["a", "b"]
+    assert failed_ids(None, batch) == failed_ids({}, batch) == failed_ids({"batchItemFailures": []}, batch) == []
+    assert failed_ids({"batchItemFailures": None}, batch) == []
+    assert failed_ids({"batchItemFailures": [{"itemIdentifier": "b"}]}, batch) == ["b"]
+    for unreadable in ({"batchItemFailures": [{"itemIdentifier": "zz"}]}, {"batchItemFailures": [{"id": "a"}]},
+                       {"batchItemFailures": "a"}, ["a"], "oops"):
+        assert failed_ids(unreadable, batch) == batch
+
+
+def test_a_chunk_that_keeps_failing_is_retried_by_sqs_then_lands_in_the_dead_letter_queue(
+        queues: Queues, moto_server: str, fault_server: Any) -> None:
+    """Through the local gateway's poller: a chunk whose posts stay throttled after every retry is reported as a
+    batch item failure, received again after the visibility timeout, and moved to the DLQ after maxReceiveCount."""
+    members("stuck", ["ok-1=", "ok-2=", "ok-3=", "ok-4=", "throttle999-1="])
+    with queue_settings(queues, moto_server, fault_server.url, MAX_RETRIES=1):
+        result = send_to_group("stuck", {"text": "stuck"})
+        assert result.enqueued is not None and result.enqueued.chunks == 2
+        handler = default_handler()
+        executor = ThreadPoolExecutor(2)
+
+        async def run_until_dead_lettered() -> SqsPoller:
+            poller = SqsPoller(SqsPollerConfig(queue_url=queues.url, endpoint_url=moto_server, concurrency=1),
+                               handler, executor)
+            await poller.start()
+            try:
+                deadline = time.monotonic() + 20
+                while queues.depth(queues.dlq_url) == 0 or queues.depth(queues.url):
+                    assert time.monotonic() < deadline, "the chunk never reached the dead-letter queue"
+                    await asyncio.sleep(0.2)
+            finally:
+                await poller.stop()
+            return poller
+
+        poller = asyncio.run(run_until_dead_lettered())
+        executor.shutdown()
+    dead = queues.client.receive_message(QueueUrl=queues.dlq_url, MaxNumberOfMessages=10)["Messages"]
+    assert len(dead) == 1 and "throttle999-1=" in dead[0]["Body"]
+    assert fault_server.attempts["throttle999-1="] == 4  # 2 receives x (1 try + 1 retry)
+    stuck_chunk = {cid for ids in json.loads(dead[0]["Body"])["to"].values() for cid in ids}
+    for cid in ("ok-1=", "ok-2=", "ok-3=", "ok-4="):  # at least once; the stuck chunk's others twice (reported)
+        assert len(fault_server.received[cid]) == (2 if cid in stuck_chunk else 1), cid
+    assert poller.batches == 2  # both chunks, then the stuck one again; the third receive moved it to the DLQ
