@@ -73,7 +73,8 @@ class ChatView(WebSocketView):
             raise BadRequest(f"'text' must be a non-empty string of at most {MAX_TEXT} characters.")
         message = {"type": "message", "room": room, "name": display_name(request.user, self.connection_id), "text": text}
         result = send_to_group(f"room:{room}", message)
-        return JsonResponse({"route": "post", "room": room, "sent": result.sent, "gone": result.gone, "failed": result.failed})
+        return JsonResponse({"route": "post", "room": room, "sent": result.sent, "gone": result.gone, "failed": result.failed,
+                             "queued": result.queued})
 
     @route("members")
     def members(self, request: HttpRequest, *args: Any, **kwargs: Any) -> JsonResponse:
