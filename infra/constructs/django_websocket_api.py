@@ -19,9 +19,11 @@ from aws_cdk import aws_certificatemanager as acm
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_lambda_event_sources as event_sources
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_secretsmanager as secretsmanager
 from aws_cdk import aws_sns as sns
+from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from django_aws_api_gateway_websockets.observability import DEFAULT_NAMESPACE
@@ -101,6 +103,15 @@ class DjangoWebSocketApiProps:
     metrics_namespace: str = DEFAULT_NAMESPACE
     service_name: str | None = None
     alarm_topic: sns.ITopic | None = None
+    # Big broadcasts: send_to_group on a group of more than broadcast_threshold members queues recipient chunks on
+    # an SQS queue that this function consumes (event source mapping with ReportBatchItemFailures, at most
+    # broadcast_max_concurrency invocations at once); a chunk still failing after broadcast_max_receive_count
+    # deliveries goes to the dead-letter queue. False: no queue, every broadcast is posted by its caller.
+    broadcast_queue: bool = True
+    broadcast_threshold: int = 1000
+    broadcast_batch_size: int = 10
+    broadcast_max_concurrency: int = 10
+    broadcast_max_receive_count: int = 5
 
 
 class DjangoWebSocketApi(Construct):
@@ -197,9 +208,15 @@ class DjangoWebSocketApi(Construct):
             props.secret.grant_read(self.function)
             self.function.add_environment("DJANGO_SECRET_KEY_SECRET_ID", props.secret.secret_name)
 
+        self.broadcast_queue: sqs.Queue | None = None
+        self.broadcast_dead_letters: sqs.Queue | None = None
+        if props.broadcast_queue:
+            self._broadcast_queue(props)
+
         self.monitoring = WebSocketMonitoring(self, "Monitoring", WebSocketMonitoringProps(
             function=self.function, api=self.api, stage_name=props.stage_name, routes=props.routes,
-            namespace=props.metrics_namespace, service=self.service_name, alarm_topic=props.alarm_topic))
+            namespace=props.metrics_namespace, service=self.service_name, alarm_topic=props.alarm_topic,
+            broadcast_queue=self.broadcast_queue, broadcast_dead_letters=self.broadcast_dead_letters))
 
         self._acknowledge_findings()
 
@@ -210,6 +227,30 @@ class DjangoWebSocketApi(Construct):
         if props.domain_name:
             CfnOutput(self, "DomainTarget", value=self.custom_domain_target,
                       description="Point the custom domain's DNS (CNAME/alias) here")
+
+    def _broadcast_queue(self, props: DjangoWebSocketApiProps) -> None:
+        """The broadcast queue, its dead-letter queue and the event source mapping that feeds chunks to the function
+        (through the alias: the published, SnapStart version)."""
+        if not 2 <= props.broadcast_max_concurrency <= 1000 or not 1 <= props.broadcast_batch_size <= 10:
+            raise ValueError("broadcast_max_concurrency must be 2-1000 (SQS event sources) and broadcast_batch_size "
+                             "1-10")
+        self.broadcast_dead_letters = sqs.Queue(
+            self, "BroadcastDeadLetters", retention_period=Duration.days(14),
+            encryption=sqs.QueueEncryption.SQS_MANAGED, enforce_ssl=True)
+        self.broadcast_queue = sqs.Queue(
+            self, "Broadcasts",
+            # AWS: at least six times the function's timeout, so a batch throttled by Lambda is not redelivered
+            # while it waits, and above the timeout (the event source mapping refuses less).
+            visibility_timeout=Duration.seconds(6 * props.timeout.to_seconds()),
+            encryption=sqs.QueueEncryption.SQS_MANAGED, enforce_ssl=True,
+            dead_letter_queue=sqs.DeadLetterQueue(max_receive_count=props.broadcast_max_receive_count,
+                                                  queue=self.broadcast_dead_letters))
+        self.alias.add_event_source(event_sources.SqsEventSource(
+            self.broadcast_queue, batch_size=props.broadcast_batch_size, report_batch_item_failures=True,
+            max_concurrency=props.broadcast_max_concurrency))
+        self.broadcast_queue.grant_send_messages(self.function)
+        self.function.add_environment("WEBSOCKETS_BROADCAST_QUEUE_URL", self.broadcast_queue.queue_url)
+        self.function.add_environment("WEBSOCKETS_BROADCAST_QUEUE_THRESHOLD", str(props.broadcast_threshold))
 
     def _connections_arn(self) -> str:
         """``execute-api:ManageConnections`` on this stage's ``@connections/*``, built from CloudFormation's

@@ -7,7 +7,10 @@ Alarms (each notifies ``alarm_topic`` when given, on alarm and back to OK):
 - ``IntegrationErrors``: API Gateway could not call the integration (``ExecutionError``) or got an error
   answer from it (``IntegrationError``: every 4xx/5xx, so its threshold is a rate, not one);
 - ``ServerErrors``: Django answered 5xx (the function's EMF metric);
-- ``MessagingFailures``: posts to @connections that failed after their retries (EMF ``BroadcastFailed``).
+- ``MessagingFailures``: posts to @connections that failed after their retries (EMF ``BroadcastFailed``);
+- with a broadcast queue, ``BroadcastDeadLetters``: chunks in the dead-letter queue (they failed
+  ``maxReceiveCount`` times: redrive them once the cause is fixed), and ``BroadcastQueueAge``: the oldest queued
+  chunk waited longer than ``broadcast_queue_age`` (the function is not keeping up, or is failing).
 
 The EMF metrics are those :mod:`django_aws_api_gateway_websockets.observability` writes, in ``namespace``
 with the dimension ``service``.
@@ -15,7 +18,7 @@ with the dimension ``service``.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from aws_cdk import Duration
 from aws_cdk import aws_apigatewayv2 as apigwv2
@@ -23,6 +26,7 @@ from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cloudwatch_actions as actions
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_sns as sns
+from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from django_aws_api_gateway_websockets import observability as emf
@@ -47,6 +51,11 @@ class WebSocketMonitoringProps:
     integration_errors: int = 50
     server_errors: int = 1
     messaging_failures: int = 10
+    # The broadcast queue (fanout) and its dead-letter queue, when the construct has them.
+    broadcast_queue: sqs.IQueue | None = None
+    broadcast_dead_letters: sqs.IQueue | None = None
+    broadcast_dead_letter_messages: int = 1
+    broadcast_queue_age: Duration = field(default_factory=lambda: Duration.minutes(1))
 
 
 class WebSocketMonitoring(Construct):
@@ -74,6 +83,26 @@ class WebSocketMonitoring(Construct):
         self._alarm("ServerErrors", self.emf(emf.SERVER_ERRORS), props.server_errors, "Django answered 5xx")
         self._alarm("MessagingFailures", self.emf(emf.BROADCAST_FAILED), props.messaging_failures,
                     "Posts to the @connections API failed after their retries")
+        queue_widgets: list[cloudwatch.IWidget] = []
+        if props.broadcast_queue is not None and props.broadcast_dead_letters is not None:
+            dead = props.broadcast_dead_letters.metric_approximate_number_of_messages_visible(
+                period=FIVE_MINUTES, statistic="Maximum")
+            age = props.broadcast_queue.metric_approximate_age_of_oldest_message(
+                period=Duration.minutes(1), statistic="Maximum")
+            self._alarm("BroadcastDeadLetters", dead, props.broadcast_dead_letter_messages,
+                        "Broadcast chunks reached the dead-letter queue (posting them kept failing)")
+            self._alarm("BroadcastQueueAge", age, int(props.broadcast_queue_age.to_seconds()),
+                        "A queued broadcast chunk has waited too long (seconds)", period="1 minute")
+            dead = dead.with_(label="dead-lettered chunks")
+            age = age.with_(label="oldest queued chunk (s)")
+            queue_widgets = [
+                cloudwatch.GraphWidget(title="Broadcast queue", width=12, left=[
+                    props.broadcast_queue.metric_approximate_number_of_messages_visible(
+                        period=Duration.minutes(1), statistic="Maximum", label="queued chunks"), dead],
+                    right=[age]),
+                cloudwatch.GraphWidget(title="Broadcast chunks (worker)", width=12, left=[
+                    self.emf(emf.QUEUE_CHUNKS), self.emf(emf.QUEUE_CHUNK_FAILURES)]),
+            ]
 
         routes = ["$default", *(spec.name for spec in props.routes.routes)]
         self.dashboard = cloudwatch.Dashboard(self, "Dashboard", default_interval=Duration.hours(3))
@@ -99,6 +128,8 @@ class WebSocketMonitoring(Construct):
                 fn.metric_throttles(period=FIVE_MINUTES), self.emf(emf.COLD_START)],
                 right=[fn.metric_duration(period=FIVE_MINUTES, statistic="p99")]),
         )
+        if queue_widgets:
+            self.dashboard.add_widgets(*queue_widgets)
         self.dashboard.add_widgets(cloudwatch.AlarmStatusWidget(title="Alarms", width=24,
                                                                 alarms=list(self.alarms.values())))
 
@@ -110,12 +141,13 @@ class WebSocketMonitoring(Construct):
         return cloudwatch.Metric(namespace=self.props.namespace, metric_name=name, dimensions_map=dimensions,
                                  statistic="Sum", period=FIVE_MINUTES, label=label)
 
-    def _alarm(self, name: str, metric: cloudwatch.IMetric, threshold: int, description: str) -> None:
+    def _alarm(self, name: str, metric: cloudwatch.IMetric, threshold: int, description: str,
+               period: str = "5 minutes") -> None:
         alarm = cloudwatch.Alarm(
             self, name, metric=metric, threshold=threshold, evaluation_periods=1,
             comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
             treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
-            alarm_description=f"{description} ({self.props.service}): >= {threshold} in 5 minutes")
+            alarm_description=f"{description} ({self.props.service}): >= {threshold} in {period}")
         if self.props.alarm_topic is not None:
             alarm.add_alarm_action(actions.SnsAction(self.props.alarm_topic))
             alarm.add_ok_action(actions.SnsAction(self.props.alarm_topic))

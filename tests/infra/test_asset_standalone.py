@@ -5,6 +5,7 @@ the synthesized template, DynamoDB and Secrets Manager on moto and @connections 
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import py_compile
@@ -18,6 +19,7 @@ import boto3
 import pytest
 
 from django_aws_api_gateway_websockets import events
+from django_aws_api_gateway_websockets.gateway.sqs_poller import sqs_event
 from django_aws_api_gateway_websockets.store.dynamodb_schema import create_table_arguments
 from infra import bundling
 from tests.infra.conftest import ROOT, Assembly
@@ -85,14 +87,16 @@ def test_the_asset_handles_a_session_on_its_own(host_bundle: tuple[Path, str], r
     bundle, interpreter = host_bundle
     template_env = function_environment(assembly)
     tokens = {k for k, v in template_env.items() if not isinstance(v, str)}
-    assert tokens == {"WEBSOCKETS_ENDPOINT_URL"}  # the only value known at deploy time only
+    assert tokens == {"WEBSOCKETS_ENDPOINT_URL", "WEBSOCKETS_BROADCAST_QUEUE_URL"}  # the values known at deploy time only
     environment = {k: v for k, v in template_env.items() if isinstance(v, str)}
     aws = {"endpoint_url": moto_server, "region_name": REGION}
+    queue_url = boto3.client("sqs", **aws).create_queue(QueueName=f"standalone-{tmp_path.name[-8:]}")["QueueUrl"]
     table, secret = environment["WEBSOCKETS_DYNAMODB_TABLE"], environment["DJANGO_SECRET_KEY_SECRET_ID"]
     boto3.client("dynamodb", **aws).create_table(**create_table_arguments(table))
     boto3.client("secretsmanager", **aws).create_secret(Name=secret, SecretString="k" * 64)
     environment.update({
         "WEBSOCKETS_ENDPOINT_URL": fault_server.url,  # the local @connections stand-in
+        "WEBSOCKETS_BROADCAST_QUEUE_URL": queue_url,
         "DJANGO_DB_PATH": str(tmp_path / "db.sqlite3"),  # /tmp/db.sqlite3 on Lambda
         "AWS_ENDPOINT_URL": moto_server, "AWS_REGION": REGION, "AWS_DEFAULT_REGION": REGION,
         "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_SESSION_TOKEN": "testing",
@@ -103,13 +107,18 @@ def test_the_asset_handles_a_session_on_its_own(host_bundle: tuple[Path, str], r
                 connection.message_event(json.dumps({"action": "whoami"}), "whoami"),
                 connection.message_event(json.dumps({"action": "join", "room": "lobby"}), "join"),
                 connection.message_event(json.dumps({"action": "post", "room": "lobby", "text": "hi"}), "post"),
+                sqs_event([{"MessageId": "chunk-1", "ReceiptHandle": "r", "Body": json.dumps({  # a queued chunk
+                    "v": 1, "id": "b", "payload": base64.b64encode(b'{"type":"queued"}').decode(),
+                    "to": {fault_server.url: [connection.connection_id]}})}], "arn:aws:sqs:eu-west-1:1:q", REGION),
                 connection.disconnect_event()]
     try:
         result, process = run_asset(bundle, interpreter, runtime_stand_in, environment, sequence, tmp_path)
     finally:
         boto3.client("dynamodb", **aws).delete_table(TableName=table)
         boto3.client("secretsmanager", **aws).delete_secret(SecretId=secret, ForceDeleteWithoutRecovery=True)
+        boto3.client("sqs", **aws).delete_queue(QueueUrl=queue_url)
 
+    assert result["responses"].pop(4) == {"batchItemFailures": []}  # the SQS batch
     statuses = [response["statusCode"] for response in result["responses"]]
     assert statuses == [200] * 5, result["responses"]
     assert json.loads(result["responses"][3]["body"])["sent"] == 1
@@ -118,7 +127,7 @@ def test_the_asset_handles_a_session_on_its_own(host_bundle: tuple[Path, str], r
     assert result["compiled"] == [], result["compiled"][:20]
     # The broadcasts reached the @connections stand-in, signed with SigV4 for execute-api.
     posted = [json.loads(body) for body in fault_server.received[connection.connection_id]]
-    assert [p["type"] for p in posted] == ["joined", "message"]
+    assert [p["type"] for p in posted] == ["joined", "message", "queued"]
     authorization = fault_server.headers[-1]["Authorization"]
     assert authorization.startswith("AWS4-HMAC-SHA256 Credential=testing/")
     assert f"/{REGION}/execute-api/aws4_request" in authorization
@@ -127,13 +136,15 @@ def test_the_asset_handles_a_session_on_its_own(host_bundle: tuple[Path, str], r
     logs = [line for line in lines if line.get("message", "").endswith(" event")]
     assert [(log["event_type"], log["route"], log["status"]) for log in logs] == [
         ("connect", "$connect", 200), ("message", "whoami", 200), ("message", "join", 200),
-        ("message", "post", 200), ("disconnect", "$disconnect", 200)]
+        ("message", "post", 200), ("sqs", "", 200), ("disconnect", "$disconnect", 200)]
+    assert logs[4]["records"] == "1" and logs[4]["batch_item_failures"] == 0
+    del logs[4]
     assert {log["connection_id"] for log in logs} == {connection.connection_id}
     assert all(log["request_id"] and log["lambda_request_id"] and log["service"] == "DjangoWebSockets-dev-App"
                for log in logs)
     metrics = {name for line in lines if "_aws" in line
                for directive in line["_aws"]["CloudWatchMetrics"] for name in (m["Name"] for m in directive["Metrics"])}
-    assert {"ColdStart", "Connects", "Messages", "BroadcastSent", "Disconnects"} <= metrics
+    assert {"ColdStart", "Connects", "Messages", "BroadcastSent", "Disconnects", "QueueChunks"} <= metrics
 
 
 def test_timestamp_bytecode_would_be_ignored_after_the_zip(tmp_path: Path, host_bundle: tuple[Path, str]) -> None:

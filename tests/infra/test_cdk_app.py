@@ -110,6 +110,10 @@ def test_function_runtime_snapstart_and_environment(assembly: Assembly) -> None:
     assert env["POWERTOOLS_SERVICE_NAME"] == "DjangoWebSockets-dev-App"
     assert env["POWERTOOLS_METRICS_NAMESPACE"] == emf.DEFAULT_NAMESPACE
     assert env["WEBSOCKETS_RATE_LIMITER"].endswith("DynamoDBRateLimiter")  # shared by every container
+    assert "Ref" in env["WEBSOCKETS_BROADCAST_QUEUE_URL"] and env["WEBSOCKETS_BROADCAST_QUEUE_THRESHOLD"] == "1000"
+    (mapping,) = resources(assembly.app(), "AWS::Lambda::EventSourceMapping").values()
+    assert mapping["Properties"]["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    assert mapping["Properties"]["ScalingConfig"] == {"MaximumConcurrency": 10}
     endpoint = json.dumps(env["WEBSOCKETS_ENDPOINT_URL"])
     assert "execute-api" in endpoint and "/dev" in endpoint and "https://" in endpoint
     assert len(resources(assembly.app(), "AWS::Lambda::Version")) == 1
@@ -212,7 +216,9 @@ def test_alarms_and_dashboard(assembly: Assembly) -> None:
             names = {m["MetricStat"]["Metric"]["MetricName"] for m in alarm["Metrics"] if "MetricStat" in m}
             assert names == {"ExecutionError", "IntegrationError"}
             by_metric["IntegrationErrors"] = alarm
-    assert set(by_metric) == {"Errors", "Throttles", "IntegrationErrors", emf.SERVER_ERRORS, emf.BROADCAST_FAILED}
+    assert set(by_metric) == {"Errors", "Throttles", "IntegrationErrors", emf.SERVER_ERRORS, emf.BROADCAST_FAILED,
+                              "ApproximateNumberOfMessagesVisible", "ApproximateAgeOfOldestMessage"}  # the queues
+    assert by_metric["ApproximateAgeOfOldestMessage"]["Namespace"] == "AWS/SQS"
     for name in (emf.SERVER_ERRORS, emf.BROADCAST_FAILED):
         assert by_metric[name]["Namespace"] == emf.DEFAULT_NAMESPACE
         assert by_metric[name]["Dimensions"] == [{"Name": "service", "Value": "DjangoWebSockets-dev-App"}]
@@ -220,7 +226,8 @@ def test_alarms_and_dashboard(assembly: Assembly) -> None:
     assert all(a["TreatMissingData"] == "notBreaching" for a in alarms.values())
     body = json.dumps(only(template, "AWS::CloudWatch::Dashboard")["DashboardBody"])
     for name in (emf.CONNECTS, emf.DISCONNECTS, emf.MESSAGES, emf.CLIENT_ERRORS, emf.SERVER_ERRORS, emf.THROTTLES,
-                 emf.BROADCAST_SENT, emf.BROADCAST_GONE, emf.BROADCAST_FAILED, "ConnectCount", "IntegrationError"):
+                 emf.BROADCAST_SENT, emf.BROADCAST_GONE, emf.BROADCAST_FAILED, "ConnectCount", "IntegrationError",
+                 emf.QUEUE_CHUNKS, emf.QUEUE_CHUNK_FAILURES, "ApproximateAgeOfOldestMessage"):
         assert f'\\"{name}\\"' in body, name
     for route in DECLARED_ROUTES:  # messages by route: one line per declared route
         assert f'\\"route\\",\\"{route}\\"' in body, route

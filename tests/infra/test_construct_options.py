@@ -36,6 +36,7 @@ def template() -> dict[str, Any]:
         authorizer_function=authorizer,
         metrics_namespace="Chat", service_name="chat-live",
         alarm_topic=sns.Topic.from_topic_arn(stack, "Topic", "arn:aws:sns:eu-west-1:123456789012:alarms"),
+        broadcast_threshold=500, broadcast_batch_size=5, broadcast_max_concurrency=3, broadcast_max_receive_count=4,
     ))
     return Template.from_stack(stack).to_json()
 
@@ -89,7 +90,7 @@ def test_environment_config_from_context() -> None:
 
 def test_alarms_notify_the_topic_and_use_the_given_metrics_names(template: dict[str, Any]) -> None:
     alarms = of_type(template, "AWS::CloudWatch::Alarm")
-    assert len(alarms) == 5
+    assert len(alarms) == 7
     for alarm in alarms:
         assert alarm["AlarmActions"] == ["arn:aws:sns:eu-west-1:123456789012:alarms"]
         assert alarm["OKActions"] == ["arn:aws:sns:eu-west-1:123456789012:alarms"]
@@ -115,3 +116,62 @@ def test_environment_settings_that_moved_say_where() -> None:
     with pytest.raises(ValueError, match="apiGatewayCloudWatchRole=true"):
         EnvironmentConfig.from_context("dev", {"apiGatewayCloudWatchRole": False})
     assert context_flag("true") and context_flag(True) and not context_flag("false") and not context_flag(None)
+
+
+def test_the_broadcast_queue_feeds_the_alias_with_partial_batch_failures_and_bounded_concurrency(
+        template: dict[str, Any]) -> None:
+    (mapping,) = of_type(template, "AWS::Lambda::EventSourceMapping")
+    assert mapping["BatchSize"] == 5 and mapping["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    assert mapping["ScalingConfig"] == {"MaximumConcurrency": 3}
+    assert "ChatLive" in json.dumps(mapping["FunctionName"])  # the alias: the published SnapStart version
+    queues = {k: r["Properties"] for k, r in template["Resources"].items() if r["Type"] == "AWS::SQS::Queue"}
+    (main_key,) = [k for k, q in queues.items() if "RedrivePolicy" in q]
+    (dead_key,) = [k for k in queues if k != main_key]
+    main, dead = queues[main_key], queues[dead_key]
+    assert main["VisibilityTimeout"] == 6 * 29  # AWS: at least six times the function timeout
+    assert main["RedrivePolicy"]["maxReceiveCount"] == 4
+    assert main["RedrivePolicy"]["deadLetterTargetArn"] == {"Fn::GetAtt": [dead_key, "Arn"]}
+    assert dead["MessageRetentionPeriod"] == 14 * 24 * 3600
+    assert main["SqsManagedSseEnabled"] is True and dead["SqsManagedSseEnabled"] is True
+    policies = [p for p in of_type(template, "AWS::SQS::QueuePolicy")]
+    assert len(policies) == 2 and all('"aws:SecureTransport": "false"' in json.dumps(p) for p in policies)
+    statements = [s for p in of_type(template, "AWS::IAM::Policy") for s in p["PolicyDocument"]["Statement"]]
+    on_main = [s for s in statements if json.dumps(s["Resource"]) == json.dumps({"Fn::GetAtt": [main_key, "Arn"]})]
+    actions = {a for s in on_main for a in ([s["Action"]] if isinstance(s["Action"], str) else s["Action"])}
+    assert {"sqs:SendMessage", "sqs:ReceiveMessage", "sqs:DeleteMessage"} <= actions
+    (function,) = [f for f in of_type(template, "AWS::Lambda::Function") if "Environment" in f
+                   and "POWERTOOLS_SERVICE_NAME" in f["Environment"]["Variables"]]
+    env = function["Environment"]["Variables"]
+    assert env["WEBSOCKETS_BROADCAST_QUEUE_URL"] == {"Ref": main_key}
+    assert env["WEBSOCKETS_BROADCAST_QUEUE_THRESHOLD"] == "500"
+
+
+def test_queue_alarms_watch_the_dead_letter_queue_and_the_age_of_the_oldest_chunk(template: dict[str, Any]) -> None:
+    alarms = {a["MetricName"]: a for a in of_type(template, "AWS::CloudWatch::Alarm") if a.get("Namespace") == "AWS/SQS"}
+    assert set(alarms) == {"ApproximateNumberOfMessagesVisible", "ApproximateAgeOfOldestMessage"}
+    assert alarms["ApproximateNumberOfMessagesVisible"]["Threshold"] == 1
+    assert alarms["ApproximateAgeOfOldestMessage"]["Threshold"] == 60
+    assert alarms["ApproximateAgeOfOldestMessage"]["Period"] == 60
+    assert all(a["Statistic"] == "Maximum" for a in alarms.values())
+
+
+def test_without_the_broadcast_queue_and_bad_queue_settings() -> None:
+    import aws_cdk as cdk
+    from aws_cdk import aws_lambda as lambda_
+    from aws_cdk.assertions import Template
+
+    from infra.constructs import DjangoWebSocketApi, DjangoWebSocketApiProps
+    from infra.routes import ApiRoutes
+
+    def build(**options: Any) -> dict[str, Any]:
+        stack = cdk.Stack(cdk.App(), "NoQueue")
+        DjangoWebSocketApi(stack, "Chat", DjangoWebSocketApiProps(
+            code=lambda_.Code.from_inline("def handler(event, context):\n    return {}\n"),
+            routes=ApiRoutes("action", ()), snap_start=False, **options))
+        return Template.from_stack(stack).to_json()
+
+    template = build(broadcast_queue=False)
+    assert of_type(template, "AWS::SQS::Queue") == [] and of_type(template, "AWS::Lambda::EventSourceMapping") == []
+    assert not any(a.get("Namespace") == "AWS/SQS" for a in of_type(template, "AWS::CloudWatch::Alarm"))
+    with pytest.raises(ValueError, match="2-1000"):
+        build(broadcast_max_concurrency=1)
