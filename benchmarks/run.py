@@ -96,6 +96,20 @@ def hotpath_rows(quick: bool) -> list[Row]:
     ]
 
 
+def queue_rows(quick: bool) -> list[Row]:
+    from benchmarks import queue_bench
+
+    members = 5000 if quick else 20_000
+    r = queue_bench.run(members=members)
+    return [
+        (f"send_to_group to {members:,} through SQS: caller returns", f"{r['returned'] * 1000:.0f} ms",
+         f"{r['chunks']} chunks queued", "-", "< 29 s (API Gateway's integration timeout)"),
+        (f"send_to_group to {members:,} through SQS: last delivery", f"{r['delivered']:.1f} s",
+         f"{members / r['delivered']:.0f} posts/s, {r['batches']} SQS batches", "-",
+         f"lost {r['lost']} (target 0), duplicated {r['duplicated']} (reported)"),
+    ]
+
+
 def asset_rows(quick: bool) -> list[Row]:
     from benchmarks import asset_bench
 
@@ -124,7 +138,7 @@ def channels_rows(quick: bool) -> list[Row]:
 
 
 SECTIONS: dict[str, Callable[[bool], list[Row]]] = {
-    "lambda": lambda_rows, "hotpath": hotpath_rows, "messaging": messaging_rows, "gateway": gateway_rows, "store": store_rows,
+    "lambda": lambda_rows, "hotpath": hotpath_rows, "messaging": messaging_rows, "queue": queue_rows, "gateway": gateway_rows, "store": store_rows,
     "asset": asset_rows,
     "channels": channels_rows,
 }

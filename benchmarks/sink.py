@@ -1,5 +1,6 @@
 """A stand-in @connections endpoint for benchmarks: answers every POST with 200 after an optional delay
-(the round trip to API Gateway), in its own process so it never competes with the sender for the GIL.
+(the round trip to API Gateway), in its own process so it never competes with the sender for the GIL. It counts
+posts (``/_stats``) and posts per connection id (``/_ids``).
 
 Usage: python -m benchmarks.sink --delay-ms 10   (prints "PORT <n>" when ready)
 """
@@ -8,27 +9,35 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+from collections import Counter
 
 from aiohttp import web
 
 
 def make_app(delay: float) -> web.Application:
     counts = {"posts": 0}
+    per_id: Counter[str] = Counter()
 
     async def post(request: web.Request) -> web.Response:
         await request.read()
         if delay:
             await asyncio.sleep(delay)
         counts["posts"] += 1
+        per_id[request.match_info["id"]] += 1
         return web.json_response({})
 
     async def stats(request: web.Request) -> web.Response:
         return web.json_response(counts)
 
+    async def ids(request: web.Request) -> web.Response:
+        """How many posts each connection id got (lost and duplicated deliveries)."""
+        return web.json_response(per_id)
+
     app = web.Application()
     app.router.add_post(r"/@connections/{id}", post)
     app.router.add_post(r"/{stage}/@connections/{id}", post)
     app.router.add_get("/_stats", stats)
+    app.router.add_get("/_ids", ids)
     return app
 
 
