@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import hmac
 from importlib import import_module
+from typing import Any
 
 from django.conf import settings
 from django.contrib import auth

@@ -166,6 +166,19 @@ class _Chunk:
     posts: list[Any]
 
 
+def endpoint_allowed(endpoint: str) -> bool:
+    """Whether the worker may post (signed) to ``endpoint``: ``ENDPOINT_URL`` exactly when it is set, else an
+    https:// URL, or plain http:// only to a loopback host (the rule ``messaging.endpoint_for`` follows). Chunks
+    come from this app's own queue, but a signed post goes nowhere else."""
+    from .messaging import _LOOPBACK_RE
+
+    override: str | None = ws_settings.ENDPOINT_URL
+    if override:
+        return endpoint == override.rstrip("/")
+    scheme, _, rest = endpoint.partition("://")
+    return scheme == "https" or (scheme == "http" and bool(_LOOPBACK_RE.match(rest.split("/", 1)[0])))
+
+
 def _parse(record: dict[str, Any]) -> _Chunk:
     from .sender import Post
 
@@ -174,8 +187,11 @@ def _parse(record: dict[str, Any]) -> _Chunk:
         raise ValueError("not a broadcast chunk of this version")
     payload = base64.b64decode(message["payload"], validate=True)
     recipients = message["to"]
-    if not isinstance(recipients, dict):
-        raise ValueError("'to' must map endpoints to connection ids")
+    if not isinstance(recipients, dict) or not all(isinstance(ids, list) for ids in recipients.values()):
+        raise ValueError("'to' must map endpoints to lists of connection ids")
+    refused = [endpoint for endpoint in recipients if not endpoint_allowed(endpoint)]
+    if refused:
+        raise ValueError(f"endpoint not allowed: {refused[0][:200]!r}")
     posts = [Post(str(endpoint), str(cid)) for endpoint, ids in recipients.items() for cid in ids]
     return _Chunk(str(record["messageId"]), payload, posts)
 

@@ -132,12 +132,15 @@ def test_the_handler_delivers_every_chunk_once_and_marks_gone(queues: Queues, mo
 def test_unreadable_records_are_failures_and_the_rest_is_delivered(fault_server: Any) -> None:
     good = json.dumps({"v": 1, "id": "b", "payload": base64.b64encode(b'{"a":1}').decode(),
                        "to": {fault_server.url: ["ok-r1="]}})
+    elsewhere = json.dumps({"v": 1, "id": "b", "payload": "e30=", "to": {"http://attacker.example": ["ok-x="]}})
     records = [{"messageId": "m-good", "body": good, "eventSource": "aws:sqs"},
                {"messageId": "m-bad", "body": "not json", "eventSource": "aws:sqs"},
                {"messageId": "m-b64", "body": json.dumps({"v": 1, "payload": "%%%", "to": {}}), "eventSource": "aws:sqs"},
-               {"messageId": "m-v9", "body": json.dumps({"v": 9}), "eventSource": "aws:sqs"}]
-    answer = default_handler()({"Records": records}, None)
-    assert answer == {"batchItemFailures": [{"itemIdentifier": m} for m in ("m-bad", "m-b64", "m-v9")]}
+               {"messageId": "m-v9", "body": json.dumps({"v": 9}), "eventSource": "aws:sqs"},
+               {"messageId": "m-far", "body": elsewhere, "eventSource": "aws:sqs"}]
+    with override_settings(WEBSOCKETS={**settings.WEBSOCKETS, "ENDPOINT_URL": None}):
+        answer = default_handler()({"Records": records}, None)
+    assert answer == {"batchItemFailures": [{"itemIdentifier": m} for m in ("m-bad", "m-b64", "m-v9", "m-far")]}
     assert fault_server.received["ok-r1="] == [b'{"a":1}']
 
 
@@ -149,6 +152,17 @@ def test_a_worker_that_breaks_hands_the_whole_batch_back(monkeypatch: pytest.Mon
     records = [{"messageId": m, "body": "{}", "eventSource": "aws:sqs"} for m in ("m1", "m2")]
     assert default_handler()({"Records": records}, None) == {
         "batchItemFailures": [{"itemIdentifier": "m1"}, {"itemIdentifier": "m2"}]}
+
+
+def test_the_worker_posts_signed_requests_only_where_the_app_would() -> None:
+    with override_settings(WEBSOCKETS={**settings.WEBSOCKETS, "ENDPOINT_URL": None}):
+        assert fanout.endpoint_allowed("https://abc.execute-api.eu-west-1.amazonaws.com/prod")
+        assert fanout.endpoint_allowed("http://127.0.0.1:8000/local")
+        assert not fanout.endpoint_allowed("http://127.example.com/local")
+        assert not fanout.endpoint_allowed("ftp://x")
+    with override_settings(WEBSOCKETS={**settings.WEBSOCKETS, "ENDPOINT_URL": "https://ws.example.com/chat/"}):
+        assert fanout.endpoint_allowed("https://ws.example.com/chat")
+        assert not fanout.endpoint_allowed("https://abc.execute-api.eu-west-1.amazonaws.com/prod")
 
 
 def test_failed_ids_read_answers_as_lambda_does() -> None:
