@@ -171,6 +171,14 @@ class ConnectionCache:
                 self._closed.popitem(last=False)
         return unwritten
 
+    def opened(self, connection_id: str) -> None:
+        """A ``$connect`` for this id: forget what this process knew of it (API Gateway never reuses an id; tests
+        and replays do). Even when the store keeps it closed (its ``$disconnect`` came first), the next message
+        asks the store and is refused."""
+        with self._lock:
+            self._entries.pop(connection_id, None)
+            self._closed.pop(connection_id, None)
+
     def clear(self) -> None:
         with self._lock:
             self._entries.clear()
@@ -227,6 +235,11 @@ def validated(connection: Connection, user: Any) -> None:
     """``user`` was just validated for ``connection``: trust it for USER_REVALIDATE_INTERVAL."""
     if enabled():
         _cache.set_user(connection.connection_id, user)
+
+
+def connection_opened(connection_id: str) -> None:
+    """A ``$connect`` for ``connection_id`` ran in this process (see :meth:`ConnectionCache.opened`)."""
+    _cache.opened(connection_id)
 
 
 def connections_closed(connection_ids: Iterable[str], store: ConnectionStore | None = None) -> None:

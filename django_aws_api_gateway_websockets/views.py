@@ -381,6 +381,7 @@ class WebSocketView(View):
         """Handle the connection route in a standard way that ensures the User to Connectionid mapping persists"""
         connection = self.new_connection(request)
         self.store.connect(connection)
+        connection_cache.connection_opened(connection.connection_id)
         self.connection = connection
         logger.info("WebSocket connected: %s (user %s)", connection.connection_id, connection.user_id)
         signals.websocket_connected.send(sender=type(self), request=request, connection=connection)

@@ -124,6 +124,20 @@ def test_a_connection_this_process_saw_disconnect_is_refused_without_a_store_cal
     assert ws.connection_id not in connection_cache.get_cache()
 
 
+def test_a_connect_for_an_id_this_process_saw_close_asks_the_store_again(clock: FakeClock) -> None:
+    """API Gateway never reuses a connection id, but tests and replays do: a new $connect for it starts afresh."""
+    ws = open_socket()
+    assert ws.disconnect().status_code == 200
+    WebSocketSession.objects.all().delete()  # what a test's rollback does
+    again = WebSocketTestClient(connection_id=ws.connection_id)
+    assert again.connect().status_code == 200
+    assert again.send(WHOAMI).status_code == 200
+    # A late $connect after its own $disconnect: the store keeps it closed, so it is still refused.
+    assert again.disconnect().status_code == 200
+    assert again.connect().status_code == 200
+    assert again.send(WHOAMI).status_code == 403
+
+
 def test_a_connection_unknown_to_the_store_is_refused(clock: FakeClock) -> None:
     ws = WebSocketTestClient()  # never connected (API Gateway sends no message before its $connect succeeded)
     for expected_queries in (1, 0):  # asked once, then remembered as closed
