@@ -46,7 +46,7 @@ Clock = Callable[[], float]
 @dataclass
 class _Entry:
     connection: Connection
-    fresh_until: float  # monotonic seconds: re-read from the store after this
+    fresh_until: float  # clock seconds: re-read from the store after this
     user: Any = None  # the user as last validated; None: not validated yet
     user_valid_until: float = 0.0
     pending: int = 0  # messages accepted since the last write
@@ -65,7 +65,9 @@ class ConnectionCache:
     """A bounded LRU of connection entries with a TTL, plus a bounded memory of closed connection ids.
     Thread-safe: handlers of one process (a server's threads, the local gateway's pool) share it."""
 
-    def __init__(self, clock: Clock = time.monotonic) -> None:
+    # Wall-clock time, not monotonic: a Lambda execution environment is paused between invocations, and what
+    # counts here is how much real time went by (a monotonic clock may not advance while the VM is paused).
+    def __init__(self, clock: Clock = time.time) -> None:
         self.clock = clock
         self._lock = threading.Lock()
         self._entries: OrderedDict[str, _Entry] = OrderedDict()
