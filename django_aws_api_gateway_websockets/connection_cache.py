@@ -205,19 +205,23 @@ def enabled() -> bool:
 
 
 # The hot path ------------------------------------------------------------------------------------------------------
-def open_connection(store: ConnectionStore, connection_id: str) -> tuple[Connection | None, Any]:
+def open_connection(store: ConnectionStore | Callable[[], ConnectionStore],
+                    connection_id: str) -> tuple[Connection | None, Any]:
     """The open connection a message arrived on, its message counted, and its user if this process validated
     it within USER_REVALIDATE_INTERVAL (else None: the caller validates it, then calls :func:`validated`).
     ``(None, None)`` refuses the message: unknown to the store, closed, or closed as far as this process knows.
-    At most one store round trip, and none while the cached entry is fresh."""
+    At most one store round trip, and none while the cached entry is fresh (``store`` may be a callable, then
+    called only when the store is needed)."""
     cache = _cache
-    if not enabled():
-        return (None if cache.was_closed(connection_id) else store.touch(connection_id)), None
     found, connection, user = cache.hit(connection_id)
-    if found == FRESH:
+    if found == FRESH:  # (entries exist only while the cache is on)
         return connection, user
     if found == CLOSED:
         return None, None
+    if callable(store):
+        store = store()
+    if not enabled():
+        return store.touch(connection_id), None
     activity = cache.take_stale(connection_id)
     if activity is None:
         connection = store.touch(connection_id)  # counts this message

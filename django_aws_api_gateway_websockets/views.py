@@ -337,7 +337,7 @@ class WebSocketView(View):
             status, message = self.body_error
             return self._error(status, message)
         if self.cache_connections:
-            connection, validated = connection_cache.open_connection(self.store, self.connection_id)
+            connection, validated = connection_cache.open_connection(lambda: self.store, self.connection_id)
             user = None if connection is None else user_for_message(connection, validated)
         else:
             connection = self.store.touch(self.connection_id)
