@@ -126,6 +126,7 @@ class SqsPoller:
         loop = asyncio.get_running_loop()
         event = sqs_event(messages, self.queue_arn, self.config.region)
         ids = [m["MessageId"] for m in messages]
+        logger.info("SQS batch of %d message(s) to the handler", len(ids))
         try:
             response = await loop.run_in_executor(self.executor, self.handler, event, None)
         except Exception:
