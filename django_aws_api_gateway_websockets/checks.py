@@ -94,12 +94,12 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]
     for key in ("BROADCAST_QUEUE_URL", "SQS_ENDPOINT_URL"):
         value = getattr(ws_settings, key)
         if value is not None and (not isinstance(value, str) or not value.startswith(("http://", "https://"))):
-            errors.append(_error(20, f"WEBSOCKETS[{key!r}] must be an http(s) URL or None, not {value!r}.",
+            errors.append(_error(30, f"WEBSOCKETS[{key!r}] must be an http(s) URL or None, not {value!r}.",
                                  hint="The queue URL SQS gives (https://sqs.<region>.amazonaws.com/<account>/<name>)."))
     for key in ("CONNECTION_CACHE_TTL", "USER_REVALIDATE_INTERVAL"):
         value = getattr(ws_settings, key)
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 3600:
-            errors.append(_error(19, f"WEBSOCKETS[{key!r}] must be a number of seconds from 0 to 3600, not {value!r}.",
+            errors.append(_error(29, f"WEBSOCKETS[{key!r}] must be a number of seconds from 0 to 3600, not {value!r}.",
                                  hint="0 checks with the store (or the user table) on every message."))
 
     permission = ws_settings.GROUP_JOIN_PERMISSION
