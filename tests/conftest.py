@@ -30,16 +30,12 @@ def _aws_test_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.fixture(scope="session")
 def moto_server() -> Iterator[str]:
-    """moto in server mode on 127.0.0.1 and a free port: a real HTTP endpoint for boto3."""
-    import logging
+    """moto in server mode on 127.0.0.1 and a free port: a real HTTP endpoint for boto3 (DynamoDB requests
+    applied one at a time, as DynamoDB applies each item write atomically: see tests/moto_server.py)."""
+    from tests.moto_server import MotoServer
 
-    from moto.server import ThreadedMotoServer
-
-    logging.getLogger("werkzeug").setLevel(logging.ERROR)
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    yield f"http://{host}:{port}"
+    server = MotoServer("127.0.0.1").start()
+    yield server.url
     server.stop()
 
 

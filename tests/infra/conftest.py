@@ -143,13 +143,10 @@ class _MotoSkips(logging.Handler):
 def deploy_endpoint() -> Iterator[str]:
     """A moto server of its own (a fresh account), on the host name ``localhost``: moto reads the template
     URLs the CLI hands CloudFormation only with that host."""
-    from moto.server import ThreadedMotoServer
+    from tests.moto_server import MotoServer
 
-    logging.getLogger("werkzeug").setLevel(logging.ERROR)
-    server = ThreadedMotoServer(ip_address="localhost", port=0, verbose=False)
-    server.start()
-    _host, port = server.get_host_and_port()
-    yield f"http://localhost:{port}"
+    server = MotoServer("localhost").start()
+    yield server.url
     server.stop()
 
 
