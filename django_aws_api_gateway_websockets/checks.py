@@ -106,6 +106,12 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]
     if permission is not None and (not isinstance(permission, str) or permission.count(".") != 1):
         errors.append(_error(11, "WEBSOCKETS['GROUP_JOIN_PERMISSION'] must be 'app_label.codename' or None."))
 
+    presence = ws_settings.PRESENCE_GROUPS
+    if isinstance(presence, str) or not isinstance(presence, (list, tuple)) or \
+            not all(isinstance(p, str) and p for p in presence):
+        errors.append(_error(19, "WEBSOCKETS['PRESENCE_GROUPS'] must be a list of group name patterns.",
+                             hint="For example ['room:*'] (shell-style patterns), or [] for no presence."))
+
     if ws_settings.TOKEN_USERS not in ("database", "claims"):
         errors.append(_error(13, "WEBSOCKETS['TOKEN_USERS'] must be 'database' or 'claims'."))
     max_age = ws_settings.CONNECT_TOKEN_MAX_AGE

@@ -36,6 +36,8 @@ DEFAULTS: dict[str, Any] = {
     "RATE_LIMIT_CACHE": "default",
     # Permission ("app_label.codename") a user needs to join a group; None lets everybody join.
     "GROUP_JOIN_PERMISSION": None,
+    # Groups with presence (shell-style patterns, "room:*"): their members are told who joins and leaves.
+    "PRESENCE_GROUPS": [],
     # Largest message body accepted, in bytes (API Gateway's own limit is 128 KB).
     "MAX_MESSAGE_BYTES": 128 * 1024,
     # Disconnected sessions older than this are removed by ``purge_websocket_sessions``.

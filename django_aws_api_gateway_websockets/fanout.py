@@ -215,8 +215,8 @@ def handle_sqs_event(event: dict[str, Any], context: Any = None) -> dict[str, An
 
 
 def _handle(records: list[dict[str, Any]]) -> list[str]:
-    from . import connection_cache, observability
-    from .messaging import SendResult
+    from . import observability
+    from .messaging import SendResult, mark_gone_and_announce
     from .sender import FORBIDDEN, GONE, SENT, get_sender
     from .store import get_store
 
@@ -255,6 +255,5 @@ def _handle(records: list[dict[str, Any]]) -> list[str]:
             logger.warning("Broadcast chunk %s: %d sent, %d gone, %d failed; SQS will deliver it again",
                            chunk.message_id, summary.sent, summary.gone, summary.failed)
     if gone:
-        get_store().mark_gone(gone)
-        connection_cache.connections_closed(gone)
+        mark_gone_and_announce(get_store(), gone)  # and presence groups they were in hear that they left
     return failures

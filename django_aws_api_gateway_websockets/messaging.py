@@ -18,11 +18,12 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import boto3
+from asgiref.sync import sync_to_async
 from botocore.config import Config
 from botocore.exceptions import ClientError
 from django.core.serializers.json import DjangoJSONEncoder
 
-from . import connection_cache, fanout, observability
+from . import connection_cache, fanout, observability, presence
 from .conf import region, ws_settings
 from .fanout import EnqueuedBroadcast
 from .sender import FORBIDDEN, GONE, SENT, Post, get_sender, is_gone
@@ -173,19 +174,45 @@ def broadcast(connections: Sequence[ConnectionLike], data: Any, *, message_id: M
     return result
 
 
-def broadcast_payload(connections: Sequence[ConnectionLike], payload: bytes) -> SendResult:
-    """Send ``payload``, bytes exactly as given (a text frame's UTF-8, or binary), to every connection, as
-    :func:`broadcast` does."""
+def _posts(connections: Sequence[ConnectionLike], payload: bytes) -> list[Post]:
     if len(payload) > MAX_PAYLOAD_BYTES:
         raise ValueError(f"WebSocket message is {len(payload)} bytes; API Gateway accepts at most "
                          f"{MAX_PAYLOAD_BYTES} bytes (128 KB).")
+    return [Post(endpoint_for(c), c.connection_id) for c in connections]
+
+
+def _sending() -> dict[str, Any]:
+    return {"region": region(), "concurrency": int(ws_settings.MAX_WORKERS), "retries": int(ws_settings.MAX_RETRIES)}
+
+
+def broadcast_payload(connections: Sequence[ConnectionLike], payload: bytes) -> SendResult:
+    """Send ``payload``, bytes exactly as given (a text frame's UTF-8, or binary), to every connection, as
+    :func:`broadcast` does."""
+    posts = _posts(connections, payload)
+    if not posts:
+        return SendResult()
+    outcomes = get_sender().post_many(posts, payload, **_sending())
+    result, forbidden = _tally(posts, outcomes)
+    if result.gone_ids:
+        _mark_gone(result.gone_ids)
+    if forbidden is not None:
+        raise _permission_error(*forbidden)
+    return result
+
+
+def _mark_gone(connection_ids: list[str]) -> None:
+    """Gone connections are marked disconnected (and forgotten by this process's connection cache); presence
+    groups they were in hear that they left."""
+    mark_gone_and_announce(get_store(), connection_ids)
+
+
+def mark_gone_and_announce(store: Any, connection_ids: list[str]) -> None:
+    presence.close_and_announce(store, connection_ids, lambda: store.mark_gone(connection_ids))
+    connection_cache.connections_closed(connection_ids)
+
+
+def _tally(posts: Sequence[Post], outcomes: Sequence[Any]) -> tuple[SendResult, tuple[str, str] | None]:
     result = SendResult()
-    if not connections:
-        return result
-    posts = [Post(endpoint_for(c), c.connection_id) for c in connections]
-    outcomes = get_sender().post_many(
-        posts, payload, region=region(), concurrency=int(ws_settings.MAX_WORKERS), retries=int(ws_settings.MAX_RETRIES)
-    )
     forbidden = None
     for post, outcome in zip(posts, outcomes, strict=True):
         if outcome.status == SENT:
@@ -199,17 +226,17 @@ def broadcast_payload(connections: Sequence[ConnectionLike], payload: bytes) -> 
             if outcome.status == FORBIDDEN:
                 forbidden = (outcome.detail, post.endpoint)
     observability.record_broadcast(result)
-    if result.gone_ids:
-        get_store().mark_gone(result.gone_ids)
-        connection_cache.connections_closed(result.gone_ids)
-    if forbidden is not None:
-        raise _permission_error(*forbidden)
-    return result
+    return result, forbidden
+
+
+def _open_connection(connection_id: str) -> Any:
+    connection = get_store().get(connection_id)
+    return connection if connection is not None and connection.connected else None
 
 
 def send_to_connection(connection_id: str, data: Any, *, message_id: MessageId = None) -> SendResult:
-    connection = get_store().get(connection_id)
-    if connection is None or not connection.connected:
+    connection = _open_connection(connection_id)
+    if connection is None:
         return SendResult(gone=1, gone_ids=[connection_id])
     return broadcast([connection], data, message_id=message_id)
 
@@ -227,9 +254,77 @@ def send_to_group(group: str, data: Any, *, message_id: MessageId = None) -> Sen
     members = get_store().group_connections(group)
     if not fanout.should_enqueue(len(members)):
         return broadcast(members, data, message_id=message_id)
+    return _enqueue(members, data, message_id)
+
+
+def _enqueue(members: Sequence[ConnectionLike], data: Any, message_id: MessageId) -> SendResult:
     data, id_ = with_message_id(data, message_id)
     enqueued = fanout.enqueue([(endpoint_for(c), c.connection_id) for c in members], encode(data))
     return SendResult(message_id=id_, enqueued=enqueued)
+
+
+def send_text_to_connection(connection_id: str, text: str) -> SendResult:
+    """Send ``text`` as it is (a raw text frame, not JSON) to one connection; ValueError over 128 KB."""
+    connection = _open_connection(connection_id)
+    if connection is None:
+        return SendResult(gone=1, gone_ids=[connection_id])
+    return broadcast_payload([connection], text.encode("utf-8"))
+
+
+# Async variants: for async route handlers and other async code. Store reads and writes run in
+# ``sync_to_async`` (on the request's thread under a WebSocketView); the posts are awaited on the sender's
+# loop, so the caller's event loop is never blocked.
+async def abroadcast_payload(connections: Sequence[ConnectionLike], payload: bytes) -> SendResult:
+    """:func:`broadcast_payload` for async code."""
+    posts = _posts(connections, payload)
+    if not posts:
+        return SendResult()
+    outcomes = await get_sender().apost_many(posts, payload, **_sending())
+    result, forbidden = _tally(posts, outcomes)
+    if result.gone_ids:
+        await sync_to_async(_mark_gone)(result.gone_ids)
+    if forbidden is not None:
+        raise _permission_error(*forbidden)
+    return result
+
+
+async def abroadcast(connections: Sequence[ConnectionLike], data: Any, *, message_id: MessageId = None) -> SendResult:
+    """:func:`broadcast` for async code."""
+    data, id_ = with_message_id(data, message_id)
+    result = await abroadcast_payload(connections, encode(data))
+    result.message_id = id_
+    return result
+
+
+async def asend_to_connection(connection_id: str, data: Any, *, message_id: MessageId = None) -> SendResult:
+    """:func:`send_to_connection` for async code."""
+    connection = await sync_to_async(_open_connection)(connection_id)
+    if connection is None:
+        return SendResult(gone=1, gone_ids=[connection_id])
+    return await abroadcast([connection], data, message_id=message_id)
+
+
+async def asend_text_to_connection(connection_id: str, text: str) -> SendResult:
+    """:func:`send_text_to_connection` for async code."""
+    connection = await sync_to_async(_open_connection)(connection_id)
+    if connection is None:
+        return SendResult(gone=1, gone_ids=[connection_id])
+    return await abroadcast_payload([connection], text.encode("utf-8"))
+
+
+async def asend_to_user(user: Any, data: Any, *, message_id: MessageId = None) -> SendResult:
+    """:func:`send_to_user` for async code."""
+    user_id = str(getattr(user, "pk", user))
+    connections = await sync_to_async(get_store().user_connections)(user_id)
+    return await abroadcast(connections, data, message_id=message_id)
+
+
+async def asend_to_group(group: str, data: Any, *, message_id: MessageId = None) -> SendResult:
+    """:func:`send_to_group` for async code (a big group goes through the broadcast queue the same way)."""
+    members = await sync_to_async(get_store().group_connections)(group)
+    if not fanout.should_enqueue(len(members)):
+        return await abroadcast(members, data, message_id=message_id)
+    return await sync_to_async(_enqueue)(members, data, message_id)
 
 
 def close_connection(connection: ConnectionLike) -> bool:
@@ -246,7 +341,10 @@ def close_connection(connection: ConnectionLike) -> bool:
         if status == 403:
             raise _permission_error(str(error), endpoint) from error
         raise
-    get_store().disconnect(connection.connection_id, reason="closed by server")
+    store = get_store()
+    # Its $disconnect will find the connection closed already: presence groups hear that it left from here.
+    presence.close_and_announce(store, [connection.connection_id],
+                                lambda: store.disconnect(connection.connection_id, reason="closed by server"))
     connection_cache.connections_closed([connection.connection_id])
     return True
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, TypeVar
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -13,6 +13,11 @@ F = TypeVar("F", bound=Callable[..., Any])
 # API Gateway route keys are at most 128 characters; keys starting with "$" are reserved by API Gateway.
 _ROUTE_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:\-/]{0,127}$")
 ROUTE_ATTR = "_websocket_route"
+
+#: ``@route(RAW)`` marks the handler of raw frames: every message that is not a JSON object (plain text, base64,
+#: JSON arrays and scalars). It is no API Gateway route (such frames reach ``$default``), so it never appears
+#: among the view's ``routes``, the CDK routes or the local gateway's.
+RAW = "$raw"
 
 
 @dataclass(frozen=True)
@@ -22,6 +27,8 @@ class Route:
     name: str
     method: str
     reply: bool = True  # a two-way route: the handler's response body is sent back to the client
+    # RAW only: decode the frame's text as base64 and hand the handler bytes (invalid base64: 400).
+    base64: bool = False
 
 
 def validate_route_name(name: object) -> str:
@@ -33,16 +40,21 @@ def validate_route_name(name: object) -> str:
     return name
 
 
-def route(name: str, *, reply: bool = True) -> Callable[[F], F]:
-    """Mark a view method as the handler of the message route ``name``.
+def route(name: str, *, reply: bool = True, base64: bool = False) -> Callable[[F], F]:
+    """Mark a view method (``def`` or ``async def``) as the handler of the message route ``name``.
 
     Only methods marked this way can be reached from a message body; every other attribute of the view
-    (``dispatch``, ``setup``, ``connect``, private names, ...) is out of reach of clients.
+    (``dispatch``, ``setup``, ``connect``, private names, ...) is out of reach of clients. ``route(RAW)``
+    marks the handler of frames that are not JSON objects (``self.raw`` holds the text, or with
+    ``base64=True`` the bytes it encodes).
     """
-    validate_route_name(name)
+    if name != RAW:
+        validate_route_name(name)
+    if base64 and name != RAW:
+        raise ValueError("base64=True applies to @route(RAW) only: JSON routes read self.body.")
 
     def decorator(func: F) -> F:
-        setattr(func, ROUTE_ATTR, Route(name=name, method=func.__name__, reply=reply))
+        setattr(func, ROUTE_ATTR, Route(name=name, method=func.__name__, reply=reply, base64=base64))
         return func
 
     return decorator
@@ -53,25 +65,36 @@ RESERVED_METHODS = frozenset({
     "setup", "dispatch", "connect", "disconnect", "default", "missing_headers", "invalid_useragent",
     "route_selection_key_missing", "http_method_not_allowed", "options", "as_view", "join_group",
     "leave_group", "group_names", "can_join_group", "select_subprotocol", "new_connection",
-    "handle_exception",
+    "handle_exception", "ajoin_group", "aleave_group", "agroup_names", "presence_members", "apresence_members",
+    "anonymous_name", "raw",  # "raw": the attribute holding a RAW message
 })
 
 
-def collect_routes(cls: type) -> dict[str, Route]:
-    """Routes declared on ``cls`` and its bases (a subclass may override a route by name). A route on a
-    private method or on one of the view's own handlers is a programming error: TypeError at class creation."""
+def _declared_routes(cls: type) -> dict[str, Route]:
     routes: dict[str, Route] = {}
     for klass in reversed(cls.__mro__):
         for attr_name, value in vars(klass).items():
             declared = getattr(value, ROUTE_ATTR, None)
             if isinstance(declared, Route):
                 if declared.method != attr_name:
-                    declared = Route(name=declared.name, method=attr_name, reply=declared.reply)
+                    declared = replace(declared, method=attr_name)
                 if attr_name.startswith("_") or attr_name in RESERVED_METHODS:
                     raise TypeError(f"{cls.__name__}.{attr_name} cannot be a WebSocket route: private names and "
                                     "the view's own handlers are never reachable from a message.")
                 routes[declared.name] = declared
     return routes
+
+
+def collect_routes(cls: type) -> dict[str, Route]:
+    """Routes declared on ``cls`` and its bases (a subclass may override a route by name), without the RAW
+    handler. A route on a private method or on one of the view's own handlers is a programming error:
+    TypeError at class creation."""
+    return {name: declared for name, declared in _declared_routes(cls).items() if name != RAW}
+
+
+def collect_raw_route(cls: type) -> Route | None:
+    """The ``@route(RAW)`` handler declared on ``cls`` or its bases, if any."""
+    return _declared_routes(cls).get(RAW)
 
 
 def select_route_key(body: str | bytes, route_names: Iterable[str], selection_key: str = "action") -> str:

@@ -111,9 +111,23 @@ class Sender:
                     retries: int) -> list[list[Outcome]]:
         """Post each group's payload to its connections, every group at once with at most ``concurrency`` posts
         in flight in all; the outcomes of each group in the order of its posts."""
+        future = self._submit(groups, region, concurrency, retries)
+        return self._split(groups, future.result() if future is not None else [])
+
+    async def apost_many(self, posts: Sequence[Post], data: bytes, *, region: str, concurrency: int,
+                         retries: int) -> list[Outcome]:
+        """:meth:`post_many` for async code: awaits the posts (made on the sender's own loop) without blocking
+        the caller's event loop."""
+        groups = [(posts, data)]
+        future = self._submit(groups, region, concurrency, retries)
+        return self._split(groups, await asyncio.wrap_future(future) if future is not None else [])[0]
+
+    def _submit(self, groups: Sequence[tuple[Sequence[Post], bytes]], region: str, concurrency: int,
+                retries: int) -> Future[list[Outcome]] | None:
+        """Start the posts of every group on the sender's loop; None when there is nothing to post."""
         jobs = [(post, data, index) for index, (posts, data) in enumerate(groups) for post in posts]
         if not jobs:
-            return [[] for _ in groups]
+            return None
         credentials = self._boto_session.get_credentials()
         if credentials is None:
             raise RuntimeError("No AWS credentials found for the @connections API (set a role or AWS_* variables).")
@@ -121,9 +135,12 @@ class Sender:
         signers = [PostSigner(frozen, region, data) for _, data in groups]
         coroutine = self._post_all([(post, data, signers[index]) for post, data, index in jobs], max(1, concurrency),
                                    retries)
-        future: Future[list[Outcome]] = asyncio.run_coroutine_threadsafe(coroutine, self._ensure_loop())
-        outcomes = iter(future.result())
-        return [[next(outcomes) for _ in posts] for posts, _ in groups]
+        return asyncio.run_coroutine_threadsafe(coroutine, self._ensure_loop())
+
+    @staticmethod
+    def _split(groups: Sequence[tuple[Sequence[Post], bytes]], outcomes: list[Outcome]) -> list[list[Outcome]]:
+        ordered = iter(outcomes)
+        return [[next(ordered) for _ in posts] for posts, _ in groups]
 
     async def _post_all(self, jobs: Sequence[tuple[Post, bytes, PostSigner]], concurrency: int,
                         retries: int) -> list[Outcome]:

@@ -12,6 +12,15 @@
 
 Every call builds the event API Gateway would send (the same builder the local gateway uses) and runs it
 through a Lambda handler: by default one made from your project's WSGI application and ``WEBSOCKETS["VIEW"]``.
+Routes may be sync or async either way. In async tests, await ``aconnect``, ``asend`` and ``adisconnect``: the
+handler then runs off the test's event loop (``sync_to_async``, thread-sensitive: in Django's async test
+methods its database work stays on the test's thread and in its transaction)::
+
+    class ChatTests(TestCase):
+        async def test_echo(self):
+            ws = WebSocketTestClient()
+            self.assertEqual((await ws.aconnect()).status_code, 200)
+            self.assertEqual((await ws.asend({"action": "echo", "data": 1})).json()["data"], 1)
 """
 
 from __future__ import annotations
@@ -20,6 +29,8 @@ import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
+
+from asgiref.sync import sync_to_async
 
 from .events import Connection
 
@@ -109,6 +120,17 @@ class WebSocketTestClient:
 
     def disconnect(self, status_code: int = 1000, reason: str = "") -> WebSocketResponse:
         return self.run(self.connection.disconnect_event(status_code, reason))
+
+    # Async tests: the same calls, run in a thread (thread-sensitive, as Django runs sync code from async).
+    async def aconnect(self, headers: Mapping[str, str] | None = None, query: Mapping[str, Any] | None = None,
+                       origin: str | None = None) -> WebSocketResponse:
+        return await sync_to_async(self.connect)(headers, query, origin)
+
+    async def asend(self, data: Any, *, route_key: str | None = None, binary: bool = False) -> WebSocketResponse:
+        return await sync_to_async(self.send)(data, route_key=route_key, binary=binary)
+
+    async def adisconnect(self, status_code: int = 1000, reason: str = "") -> WebSocketResponse:
+        return await sync_to_async(self.disconnect)(status_code, reason)
 
     def _route_key(self, body: str | bytes) -> str:
         from .routing import configured_view, select_route_key

@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
+import inspect
 import json
 import logging
+import re
+from collections.abc import Awaitable, Callable
 from typing import Any, ClassVar
 
+from asgiref.sync import sync_to_async
 from django.contrib.auth.decorators import login_not_required
 from django.contrib.auth.models import AnonymousUser
 from django.core.exceptions import BadRequest, PermissionDenied, SuspiciousOperation, ValidationError
@@ -14,10 +20,11 @@ from django.utils.decorators import classonlymethod
 from django.views import View
 from django.views.decorators.csrf import csrf_exempt
 
-from . import connection_cache, ratelimit, signals
+from . import connection_cache, presence, ratelimit, signals
+from .aio import run_async
 from .auth import auth_hash_of, user_for_connection, user_for_message, user_from_cookie, user_from_token
 from .conf import ws_settings
-from .routing import Route, collect_routes
+from .routing import RAW, Route, collect_raw_route, collect_routes
 from .security import (
     ANSWERED_KEY,
     CONNECTION_ID_RE,
@@ -74,6 +81,24 @@ def connect_token(request: HttpRequest) -> JsonResponse:
                              "expires_in": int(ws_settings.CONNECT_TOKEN_MAX_AGE)})
     response["Cache-Control"] = "no-store"
     return response
+
+
+# What a client may send as its request id (echoed in the reply): short, and safe to put in JSON as it is.
+_REQUEST_ID_RE = re.compile(r"^[A-Za-z0-9_.:\-]{1,64}$")
+_MAX_INT_REQUEST_ID = 2**53 - 1  # the largest integer a JavaScript number holds exactly
+
+
+def _request_id_json(value: Any) -> bytes | None:
+    """``value`` as the JSON to echo when it is a valid request id, else None."""
+    if isinstance(value, str) and _REQUEST_ID_RE.match(value):
+        return b'"' + value.encode() + b'"'
+    if type(value) is int and 0 <= value <= _MAX_INT_REQUEST_ID:
+        return str(value).encode()
+    return None
+
+
+async def _awaited(awaitable: Awaitable[Any]) -> Any:
+    return await awaitable
 
 
 def _identity_user_agent(context: dict[str, Any]) -> str:
@@ -169,11 +194,19 @@ class WebSocketView(View):
         ValidationError: 400,
     }
 
+    # The body key of a client's request id: a string of 1-64 letters, digits and _.:- or an integer
+    # 0..2**53-1, echoed in the JSON object replies of its message (errors included) so a client can match
+    # replies to requests. Anything else there: 400. None: no request ids.
+    request_id_key: str | None = "requestId"
+
     routes: ClassVar[dict[str, Route]] = {}
+    # The @route(RAW) handler: messages that are not JSON objects go to it instead of being refused (400).
+    raw_route: ClassVar[Route | None] = None
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
         cls.routes = collect_routes(cls)
+        cls.raw_route = collect_raw_route(cls)
 
     @classonlymethod
     def as_view(cls, **initkwargs: Any) -> Any:  # type: ignore[override]
@@ -194,6 +227,10 @@ class WebSocketView(View):
         # True when body_error only says the body is not a JSON object (not UTF-8, not JSON, another JSON type):
         # a view that takes any frame (the Channels bridge) may ignore it; size and depth errors always stand.
         self.body_not_json = False
+        # A message for the RAW handler (``self.raw``: its text, or the bytes it encodes), set once the connection
+        # has been checked.
+        self._raw_frame: bytes | None = None
+        self.raw: str | bytes | None = None
         self.connection: Connection | None = None
         self.connection_id: str = header(request, "Connectionid")
         try:
@@ -245,8 +282,36 @@ class WebSocketView(View):
             response = self._dispatch(request, *args, **kwargs)
         except Exception as exc:
             response = self.handle_exception(request, exc)
+        if self.route_kind == MESSAGE:
+            response = self._with_request_id(response)
         request.META[ANSWERED_KEY] = True
         return response
+
+    def _with_request_id(self, response: HttpResponse) -> HttpResponse:
+        """The reply with the client's request id added to its JSON object (the handler's own key wins)."""
+        key = self.request_id_key
+        value = _request_id_json(self.body.get(key)) if key and isinstance(self.body, dict) else None
+        if value is None or getattr(response, "streaming", False):
+            return response
+        if not response.get("Content-Type", "").startswith("application/json"):
+            return response
+        content = response.content.lstrip()
+        if not content.startswith(b"{"):
+            return response
+        rest = content[1:].lstrip()
+        head = b"{" + json.dumps(key).encode() + b": " + value
+        # Put first: JSON parsers keep the last of duplicate keys, so a key the handler set itself wins.
+        response.content = head + rest if rest.startswith(b"}") else head + b", " + rest
+        return response
+
+    def _call(self, handler: Callable[..., Any], request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        """Run a handler, sync or async: a coroutine it returns runs on the process's one shared event loop
+        (:func:`~django_aws_api_gateway_websockets.aio.run_async`) while this thread serves its
+        ``sync_to_async`` calls; whatever it raises reaches :meth:`handle_exception`."""
+        response = handler(request, *args, **kwargs)
+        if inspect.isawaitable(response):
+            response = run_async(_awaited, response)
+        return response  # type: ignore[no-any-return]
 
     def handle_exception(self, request: HttpRequest, exc: Exception) -> HttpResponse:
         """The JSON answer ``{"error": ...}`` for an exception raised while handling a WebSocket request.
@@ -294,7 +359,7 @@ class WebSocketView(View):
         if self.route_kind == CONNECT:
             return self._dispatch_connect(request, *args, **kwargs)
         if self.route_kind == DISCONNECT:
-            return self.disconnect(request, *args, **kwargs)
+            return self._call(self.disconnect, request, *args, **kwargs)
         if self.route_kind == MESSAGE:
             return self._dispatch_message(request, *args, **kwargs)
         return self._return_bad_request("Unknown route kind.")
@@ -325,7 +390,7 @@ class WebSocketView(View):
             return self._error(429, "Too many connection attempts for this user; try again later.")
         if self.login_required and not user.is_authenticated:
             return self._error(401, "Authentication required.")
-        return self.connect(request, *args, **kwargs)
+        return self._call(self.connect, request, *args, **kwargs)
 
     def _open_message(self, request: HttpRequest) -> HttpResponse | None:
         """The checks every message passes before its handler: a readable body, an open connection (counted),
@@ -345,7 +410,9 @@ class WebSocketView(View):
         if connection is None:
             return self._error(403, "Unknown or disconnected connection.")
         if user is None:
-            self.store.disconnect(connection.connection_id, reason="credentials changed")
+            store = self.store
+            presence.close_and_announce(store, [connection.connection_id], lambda: store.disconnect(
+                connection.connection_id, reason="credentials changed"))
             connection_cache.connections_closed([connection.connection_id])
             return self._error(401, "The user of this connection is no longer authenticated.")
         request.user = user  # type: ignore[assignment]  # any user object, not only the project's User
@@ -353,11 +420,20 @@ class WebSocketView(View):
         return None
 
     def _dispatch_message(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        if self.raw_route is not None and (self.body_not_json or (self.body_error is None and not request.body.strip())):
+            # Not a JSON object (or empty): the RAW handler's, once the connection is checked.
+            self.body_error, self._raw_frame = None, request.body
         refused = self._open_message(request)
         if refused is not None:
             return refused
         connection = self.connection
         assert connection is not None
+        if self._raw_frame is not None:
+            return self._dispatch_raw(request, *args, **kwargs)
+        key = self.request_id_key
+        if key and key in self.body and _request_id_json(self.body[key]) is None:
+            return self._return_bad_request(f"'{key}' must be a string of 1-64 letters, digits or _.:- "
+                                            "or a non-negative integer.")
 
         if self.route_selection_key not in self.body:
             return self.route_selection_key_missing(request, *args, **kwargs)
@@ -369,10 +445,26 @@ class WebSocketView(View):
             sender=type(self), request=request, connection=connection, route=name, body=self.body
         )
         if declared is None:
-            return self.default(request, *args, **kwargs)
-        handler = getattr(self, declared.method)
-        response: HttpResponse = handler(request, *args, **kwargs)
-        return response
+            return self._call(self.default, request, *args, **kwargs)
+        return self._call(getattr(self, declared.method), request, *args, **kwargs)
+
+    def _dispatch_raw(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        declared, frame = self.raw_route, self._raw_frame
+        assert declared is not None and frame is not None
+        if declared.base64:
+            try:
+                self.raw = base64.b64decode(frame.strip(), validate=True)
+            except (binascii.Error, ValueError):
+                return self._return_bad_request("Message is not valid base64.")
+        else:
+            try:
+                self.raw = frame.decode("utf-8")
+            except UnicodeDecodeError:  # an event API Gateway delivered base64-encoded (binary)
+                self.raw = frame
+        signals.websocket_message_received.send(
+            sender=type(self), request=request, connection=self.connection, route=RAW, body=self.body
+        )
+        return self._call(getattr(self, declared.method), request, *args, **kwargs)
 
     # ------------------------------------------------------------------------------------------------
     # Handlers
@@ -401,11 +493,16 @@ class WebSocketView(View):
             stage=str(context.get("stage") or ""),
             domain_name=str(context.get("domainName") or request.get_host()),
             user_id=str(user.pk) if user is not None and user.is_authenticated else None,
-            user_name=user.get_username() if user is not None and user.is_authenticated else "",
+            user_name=user.get_username() if user is not None and user.is_authenticated else self.anonymous_name(request),
             auth_hash=auth_hash_of(user) if user is not None else "",
             client_ip=client_ip(request),
             user_agent=_identity_user_agent(context) or header(request, "User-Agent"),
         )
+
+    def anonymous_name(self, request: HttpRequest) -> str:
+        """The name stored at connect for a connection without a user (shown by presence); authenticated
+        connections store the username. Override to name guests; the default is ``""``."""
+        return ""
 
     def select_subprotocol(self, request: HttpRequest) -> str | None:
         offered = [p.strip() for p in header(request, "Sec-Websocket-Protocol").split(",") if p.strip()]
@@ -419,11 +516,13 @@ class WebSocketView(View):
         valid_code = type(status_code) is int and 0 <= status_code <= 65535
         if self.connection_id:  # what this process counted is written first; later messages are refused here
             connection_cache.connections_closed([self.connection_id], self.store)
-        changed = self.store.disconnect(
+        store = self.store
+        # Presence groups the connection was in hear that it left, whyever it went (a dropped socket too).
+        changed = presence.close_and_announce(store, [self.connection_id], lambda: store.disconnect(
             self.connection_id,
             status_code=status_code if valid_code else None,
             reason=reason if isinstance(reason, str) else "",
-        )
+        ))
         if changed:
             connection = self.store.get(self.connection_id)
             logger.info("WebSocket disconnected: %s (%s)", self.connection_id, status_code)
@@ -470,17 +569,50 @@ class WebSocketView(View):
         return bool(user is not None and user.has_perm(permission))
 
     def join_group(self, group: str) -> None:
-        """Add this connection to ``group``; PermissionDenied (403) when :meth:`can_join_group` says no."""
+        """Add this connection to ``group``; PermissionDenied (403) when :meth:`can_join_group` says no. In a
+        presence group the members (this connection included) are told that it joined."""
         group = self._checked_group(group)
         if not self.can_join_group(self.request, group):
             raise PermissionDenied(f"Not allowed to join group {group!r}.")
-        self.store.join(self.connection_id, group)
+        store = self.store
+        announce = presence.has_presence(group) and group not in store.groups_of(self.connection_id)
+        store.join(self.connection_id, group)
+        if announce:
+            self._announce(presence.JOINED, group)
 
     def leave_group(self, group: str) -> None:
-        self.store.leave(self.connection_id, self._checked_group(group))
+        """Remove this connection from ``group``; in a presence group the other members are told."""
+        group = self._checked_group(group)
+        store = self.store
+        announce = presence.has_presence(group) and group in store.groups_of(self.connection_id)
+        store.leave(self.connection_id, group)
+        if announce:
+            self._announce(presence.LEFT, group)
 
     def group_names(self) -> list[str]:
         return self.store.groups_of(self.connection_id)
+
+    def presence_members(self, group: str) -> list[dict[str, Any]]:
+        """The members of ``group``: ``{"connectionId", "userId", "name"}`` each, as stored at connect."""
+        return presence.members(self._checked_group(group), self.store)
+
+    # For async handlers: the same helpers, their store calls run off the event loop.
+    async def ajoin_group(self, group: str) -> None:
+        await sync_to_async(self.join_group)(group)
+
+    async def aleave_group(self, group: str) -> None:
+        await sync_to_async(self.leave_group)(group)
+
+    async def agroup_names(self) -> list[str]:
+        return await sync_to_async(self.group_names)()
+
+    async def apresence_members(self, group: str) -> list[dict[str, Any]]:
+        return await sync_to_async(self.presence_members)(group)
+
+    def _announce(self, event: str, group: str) -> None:
+        connection = self.connection or self.store.get(self.connection_id)
+        if connection is not None:
+            presence.announce(event, group, connection)
 
     @staticmethod
     def _checked_group(group: object) -> str:
