@@ -166,6 +166,9 @@ async def websocket(request: web.Request) -> web.StreamResponse:
     return ws
 
 
+BINARY_REFUSED = "Binary frames are not supported"
+
+
 async def _receive_loop(app: web.Application, socket: LiveSocket) -> tuple[int, str]:
     """Read messages until either side closes; return the close code and reason for ``$disconnect``."""
     config = app[CONFIG]
@@ -183,11 +186,16 @@ async def _receive_loop(app: web.Application, socket: LiveSocket) -> tuple[int, 
             message = await ws.receive(timeout=min(idle_left, life_left))
         except asyncio.TimeoutError:
             continue
-        if message.type in (WSMsgType.TEXT, WSMsgType.BINARY):
+        if message.type == WSMsgType.BINARY:
+            # API Gateway takes no binary frames from clients: it closes the socket with 1003 ("Binary media
+            # types for WebSocket APIs"); the client must send binary data as text (base64).
+            await ws.close(code=WSCloseCode.UNSUPPORTED_DATA, message=BINARY_REFUSED.encode())
+            return int(WSCloseCode.UNSUPPORTED_DATA), BINARY_REFUSED
+        if message.type == WSMsgType.TEXT:
             socket.touch()
             body = message.data
             route_key = select_route_key(body, config.routes, config.route_selection_key)
-            event = connection.message_event(body, route_key=route_key, binary=message.type == WSMsgType.BINARY)
+            event = connection.message_event(body, route_key=route_key)
             result = await call_handler(app, event)
             reply = result.get("body")
             if (route_key in config.two_way_routes) and reply and not ws.closed:

@@ -211,3 +211,21 @@ def test_posts_to_a_client_that_stops_reading_answer_at_once(local_gateway: Any)
     wait_until(lambda: connection_id in gateway.recorder.of("DISCONNECT"))
     assert gateway.recorder.reasons[connection_id].startswith("Client too slow: over 262144 bytes unread")
     reset(sock)
+
+
+def test_a_binary_frame_closes_with_1003_then_one_disconnect(local_gateway: Any) -> None:
+    """API Gateway takes no binary frames from clients: it closes the socket with 1003 ("Binary media types for
+    WebSocket APIs"). The frame never reaches the handler; the $disconnect carries 1003."""
+    from websockets.exceptions import ConnectionClosed
+
+    gateway = local_gateway(Recorder())
+    with connect(gateway.ws_url()) as ws:
+        ws.send("text goes through")
+        assert json.loads(ws.recv(timeout=10)) == {"ok": True}
+        ws.send(b"\x00\x01 binary")
+        with pytest.raises(ConnectionClosed) as closed:
+            ws.recv(timeout=10)
+    assert closed.value.rcvd is not None and closed.value.rcvd.code == 1003
+    wait_until(lambda: len(gateway.recorder.of("DISCONNECT")) == 1)
+    assert [(kind, code) for kind, _, code in gateway.recorder.events] == [
+        ("CONNECT", None), ("MESSAGE", None), ("DISCONNECT", 1003)]
