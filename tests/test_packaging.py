@@ -87,6 +87,7 @@ def test_sdist_and_wheel_contents(dist: Path) -> None:
         metadata = zf.read(f"{PACKAGE}-{version}.dist-info/METADATA").decode()
     assert f"{PACKAGE}-{version}.dist-info/licenses/LICENSE" in names
     assert f"{PACKAGE}/py.typed" in names and f"{PACKAGE}/migrations/0001_initial.py" in names
+    assert f"{PACKAGE}/static/{PACKAGE}/client.js" in names  # the browser client, served by collectstatic
     assert not any(n.startswith(("tests/", "app/", "infra/", "lambda_handler")) for n in names)
     assert "License-Expression: MIT" in metadata and f"Version: {version}" in metadata
     requires = [line.split(": ", 1)[1] for line in metadata.splitlines() if line.startswith("Requires-Dist: ")]
