@@ -105,6 +105,8 @@ WEBSOCKETS = {
     "BROADCAST_QUEUE_URL": env_optional("WEBSOCKETS_BROADCAST_QUEUE_URL"),
     "BROADCAST_QUEUE_THRESHOLD": int(env_str("WEBSOCKETS_BROADCAST_QUEUE_THRESHOLD", "1000")),
     "SQS_ENDPOINT_URL": env_optional("WEBSOCKETS_SQS_ENDPOINT_URL"),
+    # The chat's rooms announce who joins and leaves.
+    "PRESENCE_GROUPS": ["room:*"],
 }
 
 LOGGING = {

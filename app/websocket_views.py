@@ -1,4 +1,5 @@
-"""The demo's WebSocket routes: a chat with rooms, plus echo and whoami for trying things with wscat."""
+"""The demo's WebSocket routes: a chat with rooms (presence groups: members hear who joins and leaves, see
+``PRESENCE_GROUPS`` in settings), plus echo, whoami and a keep-alive ping for trying things with wscat."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import re
 from typing import Any
 
 from django.core.exceptions import BadRequest, PermissionDenied
-from django.http import HttpRequest, JsonResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
 
 from django_aws_api_gateway_websockets.messaging import send_to_group
 from django_aws_api_gateway_websockets.routing import route
@@ -33,6 +34,9 @@ class ChatView(WebSocketView):
     required_connection_headers = ["Sec-Websocket-Key", "Sec-Websocket-Version"]
     subprotocols = ["chat.v1"]
 
+    def anonymous_name(self, request: HttpRequest) -> str:
+        return guest_name(self.connection_id)  # stored at connect: presence shows it, no lookups later
+
     @route("echo")
     def echo(self, request: HttpRequest, *args: Any, **kwargs: Any) -> JsonResponse:
         return JsonResponse({"route": "echo", "data": self.body.get("data")})
@@ -52,10 +56,8 @@ class ChatView(WebSocketView):
     @route("join")
     def join(self, request: HttpRequest, *args: Any, **kwargs: Any) -> JsonResponse:
         room = self._room()
-        self.join_group(f"room:{room}")
-        name = display_name(request.user, self.connection_id)
-        send_to_group(f"room:{room}", {"type": "joined", "room": room, "name": name})
-        return JsonResponse({"route": "join", "room": room, "members": self._members(room)})
+        self.join_group(f"room:{room}")  # a presence group: its members get {"type": "presence", ...}
+        return JsonResponse({"route": "join", "room": room, "members": self.presence_members(f"room:{room}")})
 
     @route("leave")
     def leave(self, request: HttpRequest, *args: Any, **kwargs: Any) -> JsonResponse:
@@ -77,17 +79,18 @@ class ChatView(WebSocketView):
                              "queued": result.queued})
 
     @route("members")
-    def members(self, request: HttpRequest, *args: Any, **kwargs: Any) -> JsonResponse:
+    async def members(self, request: HttpRequest, *args: Any, **kwargs: Any) -> JsonResponse:
+        # An async route: its store query runs off the event loop (apresence_members).
         room = self._room()
-        return JsonResponse({"route": "members", "room": room, "members": self._members(room)})
+        return JsonResponse({"route": "members", "room": room, "members": await self.apresence_members(f"room:{room}")})
+
+    @route("ping", reply=False)
+    def ping(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        # The browser client's keep-alive: a message now and then keeps API Gateway's 10 minute idle timeout away.
+        return HttpResponse(status=204)
 
     def _room(self) -> str:
         room = self.body.get("room")
         if not isinstance(room, str) or not _ROOM_RE.match(room):
             raise BadRequest("'room' must be 1-64 letters, digits, '_' or '-'.")
         return room
-
-    def _members(self, room: str) -> list[str]:
-        # The user name was stored at connect: no user lookups (and none needed without a user database).
-        connections = self.store.group_connections(f"room:{room}")
-        return sorted(c.user_name or guest_name(c.connection_id) for c in connections)

@@ -84,3 +84,18 @@ def dynamodb_settings(moto_server: str, dynamodb_table: str) -> Iterator[dict[st
         reset_stores()
         yield values
     reset_stores()
+
+
+@pytest.fixture(params=["orm", "dynamodb"])
+def chat_endpoint(request: pytest.FixtureRequest, fault_server: Any) -> Iterator[Any]:
+    """The demo chat's settings (its rooms are presence groups) on each connection store, pushing to the fault
+    server's @connections endpoint; yields the fault server."""
+    from django.test import override_settings
+
+    settings: dict[str, Any] = {"VIEW": "app.websocket_views.ChatView"}
+    if request.param == "dynamodb":
+        settings = dict(request.getfixturevalue("dynamodb_settings"))
+    with override_settings(WEBSOCKETS={**settings, "ENDPOINT_URL": fault_server.url, "PRESENCE_GROUPS": ["room:*"]}):
+        reset_stores()
+        yield fault_server
+    reset_stores()

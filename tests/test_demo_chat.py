@@ -6,29 +6,23 @@ import json
 from typing import Any
 
 import pytest
-from django.test import override_settings
 
 from django_aws_api_gateway_websockets.testing import WebSocketTestClient
 
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture(params=["orm", "dynamodb"])
-def endpoint(request: pytest.FixtureRequest, fault_server: Any) -> Any:
-    """The chat on each connection store, pushing to the fault server's @connections endpoint."""
-    from django_aws_api_gateway_websockets.store import reset_stores
-
-    settings: dict[str, Any] = {"VIEW": "app.websocket_views.ChatView"}
-    if request.param == "dynamodb":
-        settings = dict(request.getfixturevalue("dynamodb_settings"))
-    with override_settings(WEBSOCKETS={**settings, "ENDPOINT_URL": fault_server.url}):
-        reset_stores()
-        yield fault_server
-    reset_stores()
+@pytest.fixture
+def endpoint(chat_endpoint: Any) -> Any:
+    return chat_endpoint  # the chat on each store, pushing to the fault server (tests/conftest.py)
 
 
 def pushed(server: Any, connection_id: str) -> list[dict[str, Any]]:
     return [json.loads(data) for data in server.received.get(connection_id, [])]
+
+
+def names(reply: Any) -> list[str]:
+    return [member["name"] for member in reply.json()["members"]]
 
 
 def test_two_members_of_a_room_exchange_a_message(endpoint: Any, django_user_model: Any) -> None:
@@ -36,17 +30,18 @@ def test_two_members_of_a_room_exchange_a_message(endpoint: Any, django_user_mod
     alice.force_login(django_user_model.objects.create_user("alice"))
     assert alice.connect().status_code == 200 and guest.connect().status_code == 200
 
-    assert alice.send({"action": "join", "room": "lobby"}).json()["members"] == ["alice"]
-    joined = guest.send({"action": "join", "room": "lobby"}).json()
-    assert joined["members"] == sorted(["alice", f"guest-{guest.connection_id[:6]}"])
+    assert names(alice.send({"action": "join", "room": "lobby"})) == ["alice"]
+    joined = guest.send({"action": "join", "room": "lobby"})
+    assert names(joined) == sorted(["alice", f"guest-{guest.connection_id[:6]}"])
 
     result = alice.send({"action": "post", "room": "lobby", "text": "hello room"}).json()
     assert (result["sent"], result["gone"], result["failed"]) == (2, 0, 0)
     message = {"type": "message", "room": "lobby", "name": "alice", "text": "hello room"}
     assert pushed(endpoint, guest.connection_id)[-1] == message
     assert pushed(endpoint, alice.connection_id)[-1] == message
-    assert pushed(endpoint, alice.connection_id)[1] == {"type": "joined", "room": "lobby",
-                                                        "name": f"guest-{guest.connection_id[:6]}"}
+    assert pushed(endpoint, alice.connection_id)[1] == {
+        "type": "presence", "event": "joined", "group": "room:lobby",
+        "member": {"connectionId": guest.connection_id, "userId": None, "name": f"guest-{guest.connection_id[:6]}"}}
 
 
 def test_posting_requires_membership_and_valid_input(endpoint: Any) -> None:
@@ -57,9 +52,9 @@ def test_posting_requires_membership_and_valid_input(endpoint: Any) -> None:
     assert ws.send({"action": "post", "room": "lobby", "text": ""}).status_code == 400
     assert ws.send({"action": "post", "room": "lobby", "text": "x" * 2001}).status_code == 400
     assert ws.send({"action": "join", "room": "../etc"}).status_code == 400
-    assert ws.send({"action": "members", "room": "lobby"}).json()["members"] == [f"guest-{ws.connection_id[:6]}"]
+    assert names(ws.send({"action": "members", "room": "lobby"})) == [f"guest-{ws.connection_id[:6]}"]
     assert ws.send({"action": "leave", "room": "lobby"}).status_code == 200
-    assert ws.send({"action": "members", "room": "lobby"}).json()["members"] == []
+    assert names(ws.send({"action": "members", "room": "lobby"})) == []
 
 
 def test_gone_members_are_dropped_from_the_room(endpoint: Any) -> None:
@@ -68,10 +63,10 @@ def test_gone_members_are_dropped_from_the_room(endpoint: Any) -> None:
     for client in (ws, ghost):
         client.connect()
         client.send({"action": "join", "room": "r"})
-    # The ghost's own "joined" fan-out already met its 410 and marked it disconnected.
+    # The ghost's own "joined" announcement already met its 410 and marked it disconnected.
     from django_aws_api_gateway_websockets.store import get_store
 
     assert get_store().get("gone-ghost0=").connected is False  # type: ignore[union-attr]
     result = ws.send({"action": "post", "room": "r", "text": "anyone?"}).json()
     assert (result["sent"], result["gone"]) == (1, 0)
-    assert ws.send({"action": "members", "room": "r"}).json()["members"] == [f"guest-{ws.connection_id[:6]}"]
+    assert names(ws.send({"action": "members", "room": "r"})) == [f"guest-{ws.connection_id[:6]}"]

@@ -127,7 +127,7 @@ def test_the_asset_handles_a_session_on_its_own(host_bundle: tuple[Path, str], r
     assert result["compiled"] == [], result["compiled"][:20]
     # The broadcasts reached the @connections stand-in, signed with SigV4 for execute-api.
     posted = [json.loads(body) for body in fault_server.received[connection.connection_id]]
-    assert [p["type"] for p in posted] == ["joined", "message", "queued"]
+    assert [p["type"] for p in posted] == ["presence", "message", "queued"]  # the join announced (presence)
     authorization = fault_server.headers[-1]["Authorization"]
     assert authorization.startswith("AWS4-HMAC-SHA256 Credential=testing/")
     assert f"/{REGION}/execute-api/aws4_request" in authorization

@@ -18,7 +18,7 @@ from tests.infra.conftest import ENVIRONMENTS, Assembly
 
 pytestmark = pytest.mark.infra
 
-DECLARED_ROUTES = {"echo", "join", "leave", "members", "post", "whoami"}
+DECLARED_ROUTES = {"echo", "join", "leave", "members", "ping", "post", "whoami"}
 
 
 def resources(template: dict[str, Any], kind: str) -> dict[str, dict[str, Any]]:
@@ -58,9 +58,11 @@ def test_routes_come_from_the_django_app(assembly: Assembly) -> None:
     api = only(assembly.app(), "AWS::ApiGatewayV2::Api")
     assert api["ProtocolType"] == "WEBSOCKET"
     assert api["RouteSelectionExpression"] == f"$request.body.{ChatView.route_selection_key}"
-    # Two-way routes answer the client: a route response for each declared route and for $default.
+    # Two-way routes answer the client: a route response for each two-way route (not the one-way "ping") and for
+    # $default.
     responses = resources(assembly.app(), "AWS::ApiGatewayV2::RouteResponse")
-    assert len(responses) == len(DECLARED_ROUTES) + 1
+    assert len(responses) == len(DECLARED_ROUTES - {"ping"}) + 1
+    assert not ChatView.routes["ping"].reply
 
 
 @pytest.mark.parametrize("environment", ENVIRONMENTS)
