@@ -10,6 +10,7 @@ from django.urls import include, path
 from django_aws_api_gateway_websockets.routing import route
 from django_aws_api_gateway_websockets.urls import websocket_urls
 from django_aws_api_gateway_websockets.views import WebSocketView, request_context
+from tests.feature_views import Base64View, FeatureView
 
 
 INSPECTED = {"Connectionid", "User-Agent", "X-Forwarded-For", "X-Real-Ip", "X-Amzn-Apigateway-Api-Id", "Cookie",
@@ -113,4 +114,6 @@ urlpatterns = [
     path("base/", include(websocket_urls(CountingView), namespace="base")),
     path("locked/", include(websocket_urls(LockedView), namespace="locked")),
     path("raising/", include(websocket_urls(RaisingView), namespace="raising")),
+    path("features/", include(websocket_urls(FeatureView), namespace="features")),
+    path("base64/", include(websocket_urls(Base64View), namespace="base64")),
 ]

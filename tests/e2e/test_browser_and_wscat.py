@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -43,6 +44,7 @@ def test_wscat_talks_to_routes(gateway: Gateway) -> None:
 
 SCREENSHOT = ROOT / "docs" / "demo-chat.png"
 LOG_LINES = "[...document.querySelectorAll('#log div')].map(d => d.textContent)"
+MEMBERS = "[...document.querySelectorAll('#members li')].map(li => li.textContent)"
 ERROR_LINES = "[...document.querySelectorAll('#log .error')].map(d => d.textContent)"
 
 
@@ -105,10 +107,14 @@ def test_two_browsers_in_one_room_exchange_a_message(gateway: Gateway, artifacts
         click(demo, "text", "too early", "send")
         # The server's refusal is shown (its text is checked against the reply itself below).
         assert demo.wait_for(f"{ERROR_LINES}.length === 2 && {ERROR_LINES}[1]")
-        for browser in (alice, demo):
-            click(browser, "room", "browsers", "join")
+        click(alice, "room", "browsers", "join")
+        alice.wait_for("document.querySelectorAll('#members li').length === 1")
+        click(demo, "room", "browsers", "join")
         for browser in (alice, demo):
             browser.wait_for("document.querySelectorAll('#members li').length === 2")
+        # Presence: the room told alice who joined (and the member list came from it).
+        assert alice.wait_for(f"{LOG_LINES}.find(t => t === 'demo joined browsers')")
+        assert alice.evaluate(MEMBERS) == ["alice", "demo"]
         click(alice, "text", "hello from alice", "send")
         assert demo.wait_for(f"{LOG_LINES}.find(t => t.includes('hello from alice'))") == "alice: hello from alice"
         click(demo, "text", "hi alice! the socket is API Gateway's, the code is a Django view", "send")
@@ -126,7 +132,101 @@ def test_two_browsers_in_one_room_exchange_a_message(gateway: Gateway, artifacts
             expected = [line for line in map(shown_as_error, browser.frames_received) if line is not None]
             shown = browser.evaluate(ERROR_LINES)
             assert [line for line in shown if "room name is" not in line] == expected
-        assert alice.console_errors == [] and demo.console_errors == []
+        assert demo.console_errors == []
+        demo.close()  # the browser goes away without a close frame: its $disconnect tells the room
+        assert alice.wait_for(f"{LOG_LINES}.find(t => t === 'demo left browsers')")
+        assert alice.evaluate(MEMBERS) == ["alice"]
+        assert alice.console_errors == []
     finally:
         alice.close()
         demo.close()
+
+
+CLIENT_SETUP = """(async () => {
+  const module = await import("/static/django_aws_api_gateway_websockets/client.js");
+  const realFetch = window.fetch;
+  window.t = {module, events: [], notes: [], tokens: 0, idleEvents: []};
+  window.fetch = (...args) => { if (String(args[0]).includes("/ws/token")) t.tokens++; return realFetch(...args); };
+  // Cross-domain, as a page on the site talking to API Gateway's domain: the session cookie of 127.0.0.1 does
+  // not reach localhost, so only a connect token can log the socket in.
+  const c = new module.WebSocketClient("ws://localhost:%(port)d/", {tokenUrl: "/ws/token",
+      keepAlive: {route: "ping", interval: 500}, backoff: {initial: 200, max: 1000}, requestTimeout: 5000});
+  c.addEventListener("statechange", (e) => t.events.push(e.detail.state));
+  c.addEventListener("close", (e) => {
+    t.events.push("close:" + e.detail.code);
+    // Sent while the socket is down: queued, and sent once the client has reconnected.
+    if (!t.queued) t.queued = c.request("echo", {data: "queued while reconnecting"});
+  });
+  c.on("note", (m) => t.notes.push(m));
+  // A second client without keep-alive: the gateway's idle timeout (2 s here, 10 minutes on AWS) closes it.
+  const idle = new module.WebSocketClient("ws://127.0.0.1:%(port)d/", {backoff: {initial: 200, max: 1000}});
+  idle.addEventListener("close", (e) => t.idleEvents.push("close:" + e.detail.code));
+  idle.addEventListener("open", () => t.idleEvents.push("open"));
+  window.c = c; window.idle = idle;
+  await Promise.all([c.connect(), idle.connect()]);
+  return await c.request("whoami");
+})()"""
+
+REFUSED = """(async () => {
+  const outcome = (promise) => promise.then(() => "resolved", (e) => `${e.name}: ${e.message}`);
+  const thrown = (f) => { try { f(); return "sent"; } catch (e) { return `${e.name} ${e.limit}: ${e.message}`; } };
+  return {
+    timeout: await outcome(c.request("ping", {}, {timeout: 300})),   // a one-way route never replies
+    frame: thrown(() => c.send("echo", {data: "x".repeat(40 * 1024)})),
+    message: thrown(() => c.send("echo", {data: "x".repeat(140 * 1024)})),
+    request: await outcome(c.request("echo", {data: "é".repeat(20 * 1024)})),  // 40 KB of UTF-8, 20 K characters
+    error: await outcome(c.request("post", {room: "nowhere", text: "hi"})),
+  };
+})()"""
+
+
+def test_browser_client_against_the_local_gateway(feature_gateway: Gateway) -> None:
+    """The client module in headless Chromium: requests and replies, pushed messages, a reply timeout,
+    oversized messages refused before sending, keep-alive against the idle timeout, and a server-side close
+    followed by a reconnect with a fresh connect token and the queued request sent; no console error."""
+    import boto3
+
+    api = boto3.client("apigatewaymanagementapi", endpoint_url=feature_gateway.http_url, region_name="us-east-1",
+                       aws_access_key_id="local", aws_secret_access_key="local")
+    browser = Browser()
+    try:
+        log_in(browser, feature_gateway.http_url, "alice")
+        browser.goto(f"{feature_gateway.http_url}/login/")  # a quiet page of the site: no socket of its own
+        who = browser.evaluate(CLIENT_SETUP % {"port": feature_gateway.port})
+        assert who["authenticated"] is True and who["name"] == "alice"  # through the token, not a cookie
+        first_id = who["connectionId"]
+        echo = browser.evaluate("c.request('echo', {data: [1, 'two']})")
+        assert echo["data"] == [1, "two"] and echo["requestId"].startswith("r")
+
+        api.post_to_connection(ConnectionId=first_id, Data=json.dumps({"type": "note", "n": 1}).encode())
+        assert browser.wait_for("t.notes.length === 1 && t.notes[0]") == {"type": "note", "n": 1}
+
+        refused = browser.evaluate(REFUSED)
+        assert refused["timeout"] == 'RequestTimeoutError: No reply to "ping" within 300 ms.'
+        assert refused["frame"].startswith("MessageTooLargeError 32768: Frame too large: 40987 bytes")
+        assert refused["message"].startswith("MessageTooLargeError 131072: Message too large: 143387 bytes")
+        assert refused["request"].startswith("MessageTooLargeError: Frame too large")
+        assert refused["error"] == "ReplyError: Join the room before posting to it."
+
+        # Keep-alive: 2.6 seconds with nothing to say, beyond the 2 s idle timeout: still the same socket.
+        time.sleep(2.6)
+        assert browser.evaluate("c.request('whoami')")["connectionId"] == first_id
+        assert browser.evaluate("t.events") == ["connecting", "open"]
+        # Without keep-alive the gateway closed the idle socket (1001) and the client reconnected.
+        assert browser.wait_for("t.idleEvents.slice(0, 3).join()") == "open,close:1001,open"
+
+        # A server-side close through @connections: the client reconnects with a fresh token (a used one is
+        # refused), and the request made while it was down goes out on the new socket.
+        api.delete_connection(ConnectionId=first_id)
+        queued = browser.evaluate("t.queued.then(async (reply) => ({reply, who: await c.request('whoami')}))")
+        assert queued["reply"]["data"] == "queued while reconnecting"
+        assert queued["who"]["connectionId"] != first_id and queued["who"]["authenticated"] is True
+        assert browser.evaluate("t.tokens") == 2
+        assert browser.evaluate("t.events") == ["connecting", "open", "close:1000", "reconnecting", "open"]
+        browser.evaluate("c.close(); idle.close(); c.state")
+        assert browser.evaluate("c.state") == "closed"
+        assert browser.evaluate("c.request('echo').catch((e) => e.name)") == "ConnectionError"
+        browser.evaluate("1")  # collect what the page logged so far
+        assert browser.console_errors == []
+    finally:
+        browser.close()

@@ -5,6 +5,8 @@ from __future__ import annotations
 import http.cookiejar
 import json
 import re
+import socket
+import struct
 import time
 import urllib.error
 import urllib.parse
@@ -81,8 +83,9 @@ def test_a_broadcast_reaches_the_other_member(gateway: Gateway) -> None:
         b.send(json.dumps({"action": "join", "room": "e2e-room"}))
         joined = recv_until(b, lambda m: m.get("route") == "join")
         assert len(joined["members"]) == 2
-        b_name = recv_until(a, lambda m: m.get("type") == "joined" and m["name"] != "")["name"]  # a hears b join
-        assert b_name in joined["members"]
+        # a hears b join (presence)
+        b_joined = recv_until(a, lambda m: m.get("type") == "presence" and m["member"]["name"] != "")["member"]
+        assert b_joined in joined["members"]
         a.send(json.dumps({"action": "post", "room": "e2e-room", "text": "over the wire"}))
         message = recv_until(b, lambda m: m.get("type") == "message")
         assert message["text"] == "over the wire"
@@ -226,7 +229,8 @@ def test_idle_timeout_closes_with_1001(tmp_path: Any, gateway: Gateway) -> None:
 
 
 def test_the_gateway_on_the_dynamodb_store(tmp_path: Any, gateway: Gateway, moto_server: str) -> None:
-    """The same chat over real sockets with connections kept in DynamoDB (moto server), not SQLite."""
+    """The same chat over real sockets with connections kept in DynamoDB (moto server), not SQLite, presence
+    and a dropped socket included."""
     import uuid
 
     from django_aws_api_gateway_websockets.store.dynamodb_schema import create_table_arguments
@@ -246,6 +250,13 @@ def test_the_gateway_on_the_dynamodb_store(tmp_path: Any, gateway: Gateway, moto
             a.send(json.dumps({"action": "post", "room": "dyn", "text": "stored in DynamoDB"}))
             assert recv_until(b, lambda m: m.get("type") == "message")["text"] == "stored in DynamoDB"
             connection_id = ask(b, {"action": "whoami"})["connectionId"]
+            # Presence on DynamoDB: a heard b join; b's network drops (TCP reset), and its $disconnect tells a.
+            b.socket.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            b.socket.close()
+            heard: list[tuple[str, str]] = []
+            recv_until(a, lambda m: m.get("type") == "presence" and not heard.append(
+                (m["event"], m["member"]["connectionId"])) and m["event"] == "left")
+            assert heard[-2:] == [("joined", connection_id), ("left", connection_id)]
         items = boto3.client("dynamodb", endpoint_url=moto_server, region_name="us-east-1", aws_access_key_id="local",
                              aws_secret_access_key="local").get_item(
             TableName=table, Key={"PK": {"S": f"CONN#{connection_id}"}, "SK": {"S": "META"}})

@@ -1,0 +1,62 @@
+"""Async routes, raw frames, binary frames and presence over real sockets, through the local gateway and
+lambda_handler (a gateway serving tests/feature_views.py: the demo chat plus async and RAW routes)."""
+
+from __future__ import annotations
+
+import json
+import socket
+import struct
+
+import pytest
+from websockets.exceptions import ConnectionClosed
+from websockets.sync.client import connect
+
+from tests.e2e.gateway_process import Gateway
+from tests.e2e.test_gateway import ask, recv_until, wait_for
+
+pytestmark = pytest.mark.e2e
+
+
+def test_sync_and_async_routes_and_raw_frames_on_one_socket(feature_gateway: Gateway) -> None:
+    with connect(feature_gateway.ws_url) as ws:
+        assert ask(ws, {"action": "echo", "data": 1, "requestId": "a1"}) == {"requestId": "a1", "route": "echo", "data": 1}
+        reply = ask(ws, {"action": "aecho", "data": [2], "requestId": 9})
+        assert (reply["route"], reply["data"], reply["requestId"], reply["groups"]) == ("aecho", [2], 9, [])
+        again = ask(ws, {"action": "aecho"})
+        assert again["loop"] == reply["loop"]  # the process's one shared loop, message after message
+        assert ask(ws, {"action": "araise", "kind": "bad", "requestId": "a2"}) == {"requestId": "a2",
+                                                                                    "error": "async bad input"}
+        assert ask(ws, {"action": "araise"}) == {"error": "Internal server error."}
+        ws.send("plain words")
+        assert ws.recv(timeout=10) == "raw text: plain words"  # the RAW handler's text reply, as it is
+        ws.send("[1, 2, 3]")
+        assert ws.recv(timeout=10) == "raw text: [1, 2, 3]"
+        assert ask(ws, {"action": "nope"}) == {"error": "No such route (async default).", "action": "nope"}
+
+
+def test_a_binary_frame_closes_with_1003_and_is_recorded_as_the_disconnect(feature_gateway: Gateway) -> None:
+    with connect(feature_gateway.ws_url) as ws:
+        connection_id = ask(ws, {"action": "whoami"})["connectionId"]
+        ws.send(b"\x89PNG binary")
+        with pytest.raises(ConnectionClosed) as closed:
+            ws.recv(timeout=10)
+    assert closed.value.rcvd is not None and closed.value.rcvd.code == 1003
+    assert wait_for(lambda: feature_gateway.session(connection_id)["disconnect_status_code"] == 1003)
+
+
+def test_presence_over_real_sockets_with_a_dropped_socket(feature_gateway: Gateway) -> None:
+    with connect(feature_gateway.ws_url) as a, connect(feature_gateway.ws_url) as b:
+        b_id = ask(b, {"action": "whoami"})["connectionId"]
+        ask(a, {"action": "join", "room": "presence-e2e"})
+        b.send(json.dumps({"action": "join", "room": "presence-e2e", "requestId": "j"}))
+        assert len(recv_until(b, lambda m: m.get("requestId") == "j")["members"]) == 2
+        joined = recv_until(a, lambda m: m.get("type") == "presence")
+        assert (joined["event"], joined["member"]["connectionId"]) == ("joined", b_id)
+        # b's network goes away: a TCP reset, no close frame. API Gateway's $disconnect (1006) is all that comes.
+        b.socket.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        b.socket.close()
+        left = recv_until(a, lambda m: m.get("type") == "presence" and m["event"] == "left")
+        assert (left["group"], left["member"]["connectionId"]) == ("room:presence-e2e", b_id)
+        a_id = ask(a, {"action": "whoami"})["connectionId"]
+        assert [m["connectionId"] for m in ask(a, {"action": "members", "room": "presence-e2e"})["members"]] == [a_id]
+    assert feature_gateway.session(b_id)["disconnect_status_code"] == 1006
