@@ -54,7 +54,8 @@ def cold_start(db_path: str, runs: int = 7) -> dict[str, float]:
 
 
 def warm(count: int = 3000) -> dict[str, float]:
-    """Median seconds per MESSAGE event in this (warm) process, ours and bare, interleaved."""
+    """Median seconds per MESSAGE event in this (warm) process, interleaved: ours (the sync echo route), ours
+    with the same echo as an ``async def`` route (run on the process's shared event loop), and bare."""
     import lambda_handler
     from benchmarks import bare_handler
     from django_aws_api_gateway_websockets.events import Connection
@@ -62,12 +63,15 @@ def warm(count: int = 3000) -> dict[str, float]:
     conn = Connection(api_id="bench00002")
     assert lambda_handler.handler(conn.connect_event(), None)["statusCode"] == 200
     ours_event = conn.message_event(json.dumps({"action": "echo", "data": {"n": 1}}), route_key="echo")
+    async_event = conn.message_event(json.dumps({"action": "aecho", "data": {"n": 1}}), route_key="aecho")
     bare_event = bare_handler.rest_event_like(ours_event)
     for _ in range(200):  # warm-up
         lambda_handler.handler(ours_event, None)
+        lambda_handler.handler(async_event, None)
         bare_handler.handler(bare_event, None)
-    timings: dict[str, list[float]] = {"ours": [], "bare": []}
+    timings: dict[str, list[float]] = {"ours": [], "async": [], "bare": []}
     handlers: dict[str, tuple[Any, dict[str, Any]]] = {"ours": (lambda_handler.handler, ours_event),
+                                                       "async": (lambda_handler.handler, async_event),
                                                        "bare": (bare_handler.handler, bare_event)}
     for _ in range(count):
         for kind, (handler, event) in handlers.items():
