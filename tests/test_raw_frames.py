@@ -8,6 +8,8 @@ from typing import Any
 
 import pytest
 from django.http import JsonResponse
+from hypothesis import given
+from hypothesis import strategies as st
 
 from django_aws_api_gateway_websockets.lambda_adapter import make_websocket_handler
 from django_aws_api_gateway_websockets.messaging import send_text_to_connection
@@ -15,6 +17,7 @@ from django_aws_api_gateway_websockets.routing import RAW, route
 from django_aws_api_gateway_websockets.testing import WebSocketTestClient
 from django_aws_api_gateway_websockets.views import WebSocketView
 from tests.feature_views import Base64View, FeatureView
+from tests.fuzzing import bodies, fuzz
 
 pytestmark = [pytest.mark.urls("tests.urls"), pytest.mark.django_db]
 
@@ -86,3 +89,23 @@ def test_raw_text_can_be_sent_to_a_connection(fault_server: Any) -> None:
         with pytest.raises(ValueError, match="128 KB"):
             send_text_to_connection(ws.connection_id, "x" * (128 * 1024 + 1))
     reset_stores()
+
+
+@pytest.fixture
+def raw_clients() -> list[WebSocketTestClient]:
+    return [connected(FeatureView, "features"), connected(Base64View, "base64")]
+
+
+@fuzz(80)
+@given(body=bodies, binary=st.booleans())
+def test_any_frame_to_raw_handlers_gets_a_reply_never_a_5xx(raw_clients: list[WebSocketTestClient], body: Any,
+                                                            binary: bool) -> None:
+    """Hostile frames (nesting, lone surrogates, sizes around the limits, any bytes; as text, or as an event
+    API Gateway delivered base64-encoded) at views with a text and a base64 RAW handler: below 500 always, and
+    an error is a JSON error."""
+    frame = body.encode("utf-8", "surrogatepass") if isinstance(body, str) else body
+    for ws in raw_clients:
+        reply = ws.send(frame, binary=True) if binary else ws.send(frame.decode("utf-8", "replace"))
+        assert reply.status_code < 500, reply.body[:200]
+        if reply.status_code >= 400:
+            assert "error" in reply.json()
