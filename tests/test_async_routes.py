@@ -149,7 +149,8 @@ def test_async_sends_do_not_block_the_event_loop(handler: Any, endpoint: Any) ->
 
     result, ticks = run_async(both)
     assert result.sent == 3
-    assert ticks >= 5  # the posts took at least 50 ms, and the loop ran the ticker meanwhile
+    # The posts took at least 50 ms and the loop ran the ticker meanwhile (a blocking send would leave it at 0).
+    assert ticks >= 3
 
 
 @override_settings(ROOT_URLCONF="tests.urls")
