@@ -110,6 +110,22 @@ def _machine_redis() -> bool:
         return False
 
 
+def _until_accepting(server: Postgres, timeout: float = 30.0) -> None:
+    """The executor returns once the port listens; on a busy machine the server may still answer "the database
+    system is starting up" for a moment: wait until it takes a connection."""
+    import psycopg
+
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            server.connect().close()
+            return
+        except psycopg.OperationalError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.1)
+
+
 @contextmanager
 def postgres_server() -> Iterator[Postgres]:
     """The machine's PostgreSQL, or a private one (``DAWSWS_PRIVATE_SERVICES=1`` forces the private one)."""
@@ -135,8 +151,10 @@ def postgres_server() -> Iterator[Postgres]:
                                   unixsocketdir=str(workdir), logfile=str(workdir / "postgres.log"),
                                   startparams="-w", dbname="postgres", user="postgres")
     executor.start()
+    server = Postgres("127.0.0.1", port, "postgres", private=True)
     try:
-        yield Postgres("127.0.0.1", port, "postgres", private=True)
+        _until_accepting(server)
+        yield server
     finally:
         executor.stop()
         shutil.rmtree(workdir, ignore_errors=True)
