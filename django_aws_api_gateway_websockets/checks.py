@@ -109,7 +109,7 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]
     presence = ws_settings.PRESENCE_GROUPS
     if isinstance(presence, str) or not isinstance(presence, (list, tuple)) or \
             not all(isinstance(p, str) and p for p in presence):
-        errors.append(_error(19, "WEBSOCKETS['PRESENCE_GROUPS'] must be a list of group name patterns.",
+        errors.append(_error(31, "WEBSOCKETS['PRESENCE_GROUPS'] must be a list of group name patterns.",
                              hint="For example ['room:*'] (shell-style patterns), or [] for no presence."))
 
     if ws_settings.TOKEN_USERS not in ("database", "claims"):

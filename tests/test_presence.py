@@ -114,4 +114,4 @@ def test_without_presence_groups_nothing_is_announced(fault_server: Any, handler
 def test_presence_groups_setting_is_checked(value: Any) -> None:
     with override_settings(WEBSOCKETS={"PRESENCE_GROUPS": value}):
         ids = [m.id for m in run_checks()]
-    assert "django_aws_api_gateway_websockets.E019" in ids
+    assert "django_aws_api_gateway_websockets.E031" in ids
