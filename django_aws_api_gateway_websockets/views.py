@@ -227,8 +227,8 @@ class WebSocketView(View):
         # True when body_error only says the body is not a JSON object (not UTF-8, not JSON, another JSON type):
         # a view that takes any frame (the Channels bridge) may ignore it; size and depth errors always stand.
         self.body_not_json = False
-        # A message for the RAW handler (``self.raw``: its text, or the bytes it encodes), set once the connection
-        # has been checked.
+        # A message for the RAW handler: its bytes (set by _dispatch_message), then ``self.raw``, its text or the
+        # bytes it encodes (set once the connection has been checked).
         self._raw_frame: bytes | None = None
         self.raw: str | bytes | None = None
         self.connection: Connection | None = None
