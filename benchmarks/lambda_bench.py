@@ -80,3 +80,28 @@ def warm(count: int = 3000) -> dict[str, float]:
             timings[kind].append(time.perf_counter() - start)
             assert response["statusCode"] == 200, response
     return {kind: statistics.median(values) for kind, values in timings.items()}
+
+
+def async_bridge(count: int = 3000) -> dict[str, float]:
+    """Median seconds to run an empty coroutine from sync code: ``aio.run_async`` (the process's shared loop,
+    in its own thread) beside asgiref's ``async_to_sync`` called from a plain thread (a new loop per call: what an
+    async view costs under WSGI), interleaved."""
+    from asgiref.sync import async_to_sync
+
+    from django_aws_api_gateway_websockets.aio import run_async
+
+    async def noop() -> None:
+        return None
+
+    timings: dict[str, list[float]] = {"shared": [], "new_loop": []}
+    calls = {"shared": lambda: run_async(noop), "new_loop": lambda: async_to_sync(noop)()}
+    for _ in range(100):  # warm-up
+        for call in calls.values():
+            call()
+    for _ in range(count):
+        for kind, call in calls.items():
+            start = time.perf_counter()
+            call()
+            timings[kind].append(time.perf_counter() - start)
+    return {kind: statistics.median(values) for kind, values in timings.items()}
+
