@@ -115,3 +115,28 @@ def test_presence_groups_setting_is_checked(value: Any) -> None:
     with override_settings(WEBSOCKETS={"PRESENCE_GROUPS": value}):
         ids = [m.id for m in run_checks()]
     assert "django_aws_api_gateway_websockets.E031" in ids
+
+
+def test_the_broadcast_queue_worker_announces_the_gone_members_it_finds(endpoint: Any, handler: Any) -> None:
+    """A big group's broadcast goes through SQS; the worker that posts a chunk and meets a 410 marks the member
+    gone, and the room hears that it left (the same path as a direct broadcast)."""
+    import base64
+
+    from django_aws_api_gateway_websockets import fanout
+    from django_aws_api_gateway_websockets.gateway.sqs_poller import sqs_event
+
+    alice = WebSocketTestClient(handler, routes=list(FeatureView.routes), route_selection_key="action")
+    alice.connect()
+    alice.send({"action": "join", "room": "big"})
+    ghost = WebSocketTestClient(handler, routes=list(FeatureView.routes), route_selection_key="action",
+                                connection_id="gone-ghost2=")
+    ghost.connect()
+    get_store().join(ghost.connection_id, "room:big")  # joined without an announcement (which would find it gone)
+    endpoint.reset()
+    body = json.dumps({"v": 1, "id": "b-1", "payload": base64.b64encode(b'{"type":"note"}').decode(),
+                       "to": {endpoint.url: [ghost.connection_id]}})
+    answer = fanout.handle_sqs_event(sqs_event([{"MessageId": "c-1", "ReceiptHandle": "r", "Body": body}],
+                                               "arn:aws:sqs:us-east-1:1:q", "us-east-1"))
+    assert answer == {"batchItemFailures": []}
+    assert presence(endpoint, alice.connection_id) == [("left", "room:big", "guest-gone-g")]
+    assert [m["connectionId"] for m in members("room:big")] == [alice.connection_id]
