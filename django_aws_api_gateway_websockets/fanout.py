@@ -9,6 +9,13 @@ in flight, throttled posts backing off and retrying), marks gone connections, an
 failed as a batch item failure, so SQS delivers it again and, after the queue's ``maxReceiveCount``, moves it to
 the dead-letter queue. A chunk delivered again is posted again in full: delivery stays at least once (send with
 ``message_id=True`` so clients can drop duplicates).
+
+Every chunk is signed with the project's ``SECRET_KEY`` (``django.core.signing``, salted for this purpose; keys in
+``SECRET_KEY_FALLBACKS`` still verify): the worker posts only chunks this project wrote. Whoever else can
+``SendMessage`` to the queue (a too-broad queue policy, another principal in the account) cannot make the function
+post signed requests (its access key id and session token in the headers) to a host of their choosing, nor push
+their own text to the app's connections: an unsigned or altered chunk is refused and, like any unreadable chunk,
+ends in the dead-letter queue.
 """
 
 from __future__ import annotations
@@ -17,6 +24,7 @@ import base64
 import binascii
 import json
 import logging
+import re
 import threading
 import time
 import uuid
@@ -27,7 +35,10 @@ from typing import Any
 import boto3
 from botocore.config import Config
 
+from django.core import signing
+
 from .conf import region, ws_settings
+from .security import CONNECTION_ID_RE
 from .snapstart import after_restore
 
 logger = logging.getLogger("django_aws_api_gateway_websockets")
@@ -37,6 +48,10 @@ FORMAT_VERSION = 1
 # stay under it, so any queue (and any local SQS) takes them.
 MAX_SQS_BYTES = 256 * 1024
 _BATCH_ENTRIES = 10  # SendMessageBatch takes at most 10 messages
+# A chunk body ends with its signature: ``{...,"sig":"<Signer signature of the body before it>"}``.
+_SIGNATURE_SALT = "django_aws_api_gateway_websockets.fanout.chunk"
+_SIGNED_RE = re.compile(r'^(\{.*),"sig":"([A-Za-z0-9_-]{20,128})"\}$', re.DOTALL)
+_SIGNATURE_BYTES = 128  # what the signature adds to a body, at most (sha256, base64: 43 characters)
 
 
 @dataclass
@@ -83,14 +98,34 @@ def should_enqueue(recipients: int) -> bool:
     return bool(ws_settings.BROADCAST_QUEUE_URL) and recipients > int(ws_settings.BROADCAST_QUEUE_THRESHOLD)
 
 
+def _signer() -> signing.Signer:
+    return signing.Signer(salt=_SIGNATURE_SALT)
+
+
+def sign_chunk(body: str) -> str:
+    """``body`` (a JSON object) with its signature added as its last key, ``"sig"``."""
+    return f'{body[:-1]},"sig":"{_signer().signature(body)}"}}'
+
+
+def verified_chunk(body: str) -> str:
+    """The chunk ``body`` without its signature; BadSignature unless this project (its SECRET_KEY or one of
+    SECRET_KEY_FALLBACKS) signed exactly that body."""
+    match = _SIGNED_RE.match(body)
+    if match is None:
+        raise signing.BadSignature("the chunk is not signed")
+    unsigned = match.group(1) + "}"
+    _signer().unsign(f"{unsigned}{_signer().sep}{match.group(2)}")
+    return unsigned
+
+
 def chunk_bodies(recipients: Sequence[tuple[str, str]], payload: bytes, broadcast_id: str) -> list[str]:
-    """SQS message bodies for ``(endpoint, connection id)`` recipients: each a JSON object with the payload
+    """SQS message bodies for ``(endpoint, connection id)`` recipients: each a signed JSON object with the payload
     (base64: binary frames and any text survive SQS's character rules) and at most BROADCAST_CHUNK_SIZE recipients,
     grouped by endpoint, under 256 KiB."""
     chunk_size = max(1, int(ws_settings.BROADCAST_CHUNK_SIZE))
     encoded = base64.b64encode(payload).decode("ascii")
     head = {"v": FORMAT_VERSION, "id": broadcast_id, "payload": encoded}
-    base = len(json.dumps({**head, "to": {}}, separators=(",", ":")))
+    base = len(json.dumps({**head, "to": {}}, separators=(",", ":"))) + _SIGNATURE_BYTES
     bodies: list[str] = []
     current: dict[str, list[str]] = {}
     size = count = 0
@@ -98,13 +133,13 @@ def chunk_bodies(recipients: Sequence[tuple[str, str]], payload: bytes, broadcas
         # What one more recipient adds at most: its id (and its endpoint when new), quoted and separated.
         extra = len(json.dumps(connection_id)) + 1 + (0 if endpoint in current else len(json.dumps(endpoint)) + 4)
         if current and (count >= chunk_size or base + size + extra > MAX_SQS_BYTES - 64):
-            bodies.append(json.dumps({**head, "to": current}, separators=(",", ":")))
+            bodies.append(sign_chunk(json.dumps({**head, "to": current}, separators=(",", ":"))))
             current, size, count = {}, 0, 0
             extra = len(json.dumps(connection_id)) + len(json.dumps(endpoint)) + 5
         current.setdefault(endpoint, []).append(connection_id)
         size, count = size + extra, count + 1
     if current:
-        bodies.append(json.dumps({**head, "to": current}, separators=(",", ":")))
+        bodies.append(sign_chunk(json.dumps({**head, "to": current}, separators=(",", ":"))))
     return bodies
 
 
@@ -182,12 +217,17 @@ def endpoint_allowed(endpoint: str) -> bool:
 def _parse(record: dict[str, Any]) -> _Chunk:
     from .sender import Post
 
-    message = json.loads(record["body"])
+    body = record["body"]
+    if not isinstance(body, str):
+        raise ValueError("the body is not text")
+    message = json.loads(verified_chunk(body))
     if not isinstance(message, dict) or message.get("v") != FORMAT_VERSION:
         raise ValueError("not a broadcast chunk of this version")
     payload = base64.b64decode(message["payload"], validate=True)
     recipients = message["to"]
-    if not isinstance(recipients, dict) or not all(isinstance(ids, list) for ids in recipients.values()):
+    if not isinstance(recipients, dict) or not all(
+            isinstance(ids, list) and all(isinstance(i, str) and CONNECTION_ID_RE.match(i) for i in ids)
+            for ids in recipients.values()):
         raise ValueError("'to' must map endpoints to lists of connection ids")
     refused = [endpoint for endpoint in recipients if not endpoint_allowed(endpoint)]
     if refused:
@@ -225,7 +265,7 @@ def _handle(records: list[dict[str, Any]]) -> list[str]:
     for record in records:
         try:
             chunks.append(_parse(record))
-        except (KeyError, TypeError, ValueError, binascii.Error) as exc:
+        except (KeyError, TypeError, ValueError, binascii.Error, signing.BadSignature) as exc:
             # Kept for the dead-letter queue (after maxReceiveCount), where somebody can look at it.
             logger.error("Unreadable broadcast chunk %s: %s", record.get("messageId"), exc)
             failures.append(str(record.get("messageId", "")))

@@ -129,19 +129,55 @@ def test_the_handler_delivers_every_chunk_once_and_marks_gone(queues: Queues, mo
     assert [c.connection_id for c in get_store().group_connections("room") if c.connection_id == "gone-1="] == []
 
 
+def chunk(to: Any, payload: str = "e30=", **more: Any) -> str:
+    """A chunk body as the producer signs it, for chunks the producer would never write."""
+    return fanout.sign_chunk(json.dumps({"v": 1, "id": "b", "payload": payload, "to": to, **more}))
+
+
 def test_unreadable_records_are_failures_and_the_rest_is_delivered(fault_server: Any) -> None:
-    good = json.dumps({"v": 1, "id": "b", "payload": base64.b64encode(b'{"a":1}').decode(),
-                       "to": {fault_server.url: ["ok-r1="]}})
-    elsewhere = json.dumps({"v": 1, "id": "b", "payload": "e30=", "to": {"http://attacker.example": ["ok-x="]}})
+    good = chunk({fault_server.url: ["ok-r1="]}, base64.b64encode(b'{"a":1}').decode())
     records = [{"messageId": "m-good", "body": good, "eventSource": "aws:sqs"},
                {"messageId": "m-bad", "body": "not json", "eventSource": "aws:sqs"},
-               {"messageId": "m-b64", "body": json.dumps({"v": 1, "payload": "%%%", "to": {}}), "eventSource": "aws:sqs"},
-               {"messageId": "m-v9", "body": json.dumps({"v": 9}), "eventSource": "aws:sqs"},
-               {"messageId": "m-far", "body": elsewhere, "eventSource": "aws:sqs"}]
+               {"messageId": "m-b64", "body": chunk({}, "%%%"), "eventSource": "aws:sqs"},
+               {"messageId": "m-v9", "body": chunk({}, v=9), "eventSource": "aws:sqs"},
+               {"messageId": "m-far", "body": chunk({"http://attacker.example": ["ok-x="]}), "eventSource": "aws:sqs"},
+               {"messageId": "m-ids", "body": chunk({fault_server.url: [1, None, "a b", "x" * 200]}),
+                "eventSource": "aws:sqs"},
+               {"messageId": "m-type", "body": {"v": 1}, "eventSource": "aws:sqs"}]
     with override_settings(WEBSOCKETS={**settings.WEBSOCKETS, "ENDPOINT_URL": None}):
         answer = default_handler()({"Records": records}, None)
-    assert answer == {"batchItemFailures": [{"itemIdentifier": m} for m in ("m-bad", "m-b64", "m-v9", "m-far")]}
-    assert fault_server.received["ok-r1="] == [b'{"a":1}']
+    assert answer == {"batchItemFailures": [{"itemIdentifier": m} for m in
+                                            ("m-bad", "m-b64", "m-v9", "m-far", "m-ids", "m-type")]}
+    assert dict(fault_server.received) == {"ok-r1=": [b'{"a":1}']}
+
+
+def test_the_worker_posts_only_chunks_this_project_signed(fault_server: Any) -> None:
+    """Whoever else can write to the queue cannot make the function post (with its access key id and session token
+    in the headers) to a host of their choosing, nor send their own text to the app's connections."""
+    body = json.dumps({"v": 1, "id": "b", "payload": base64.b64encode(b"forged").decode(),
+                       "to": {fault_server.url: ["ok-unsigned="]}})
+    signed = chunk({fault_server.url: ["ok-signed="]})
+    tampered = signed.replace("ok-signed=", "ok-tampered=")
+    with override_settings(SECRET_KEY="another-project-entirely-0123456789-abcdefghijklmnopqrstuvwxyz"):
+        foreign = chunk({fault_server.url: ["ok-foreign="]})
+    resigned = body[:-1] + ',"sig":"' + signed.rsplit('"sig":"', 1)[1]  # a real signature, of another body
+    records = [{"messageId": f"m-{n}", "body": b, "eventSource": "aws:sqs"}
+               for n, b in (("unsigned", body), ("tampered", tampered), ("foreign", foreign), ("resigned", resigned),
+                            ("ok", signed))]
+    answer = default_handler()({"Records": records}, None)
+    assert answer == {"batchItemFailures": [{"itemIdentifier": m} for m in
+                                            ("m-unsigned", "m-tampered", "m-foreign", "m-resigned")]}
+    assert dict(fault_server.received) == {"ok-signed=": [b"{}"]}
+
+
+def test_chunks_signed_before_a_secret_key_rotation_are_still_delivered(fault_server: Any) -> None:
+    old_key = "the-previous-secret-key-0123456789-abcdefghijklmnopqrstuvwxyz-ABCDEF"
+    with override_settings(SECRET_KEY=old_key):
+        body = chunk({fault_server.url: ["ok-rotated="]})
+    with override_settings(SECRET_KEY_FALLBACKS=[old_key]):
+        assert default_handler()({"Records": [{"messageId": "m", "body": body, "eventSource": "aws:sqs"}]},
+                                 None) == {"batchItemFailures": []}
+    assert fault_server.received["ok-rotated="] == [b"{}"]
 
 
 def test_a_worker_that_breaks_hands_the_whole_batch_back(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -133,8 +133,8 @@ def test_the_broadcast_queue_worker_announces_the_gone_members_it_finds(endpoint
     ghost.connect()
     get_store().join(ghost.connection_id, "room:big")  # joined without an announcement (which would find it gone)
     endpoint.reset()
-    body = json.dumps({"v": 1, "id": "b-1", "payload": base64.b64encode(b'{"type":"note"}').decode(),
-                       "to": {endpoint.url: [ghost.connection_id]}})
+    body = fanout.sign_chunk(json.dumps({"v": 1, "id": "b-1", "payload": base64.b64encode(b'{"type":"note"}').decode(),
+                                         "to": {endpoint.url: [ghost.connection_id]}}))
     answer = fanout.handle_sqs_event(sqs_event([{"MessageId": "c-1", "ReceiptHandle": "r", "Body": body}],
                                                "arn:aws:sqs:us-east-1:1:q", "us-east-1"))
     assert answer == {"batchItemFailures": []}

@@ -17,13 +17,16 @@ from typing import Any
 
 import boto3
 import pytest
+from django.test import override_settings
 
-from django_aws_api_gateway_websockets import events
+from django_aws_api_gateway_websockets import events, fanout
 from django_aws_api_gateway_websockets.gateway.sqs_poller import sqs_event
 from django_aws_api_gateway_websockets.store.dynamodb_schema import create_table_arguments
 from infra import bundling
 from tests.infra.conftest import ROOT, Assembly
 from tests.infra.test_asset import cdk_style_zip
+
+SECRET_KEY = "k" * 64  # the deployed function's SECRET_KEY, from its Secrets Manager secret
 
 pytestmark = pytest.mark.infra
 
@@ -93,7 +96,7 @@ def test_the_asset_handles_a_session_on_its_own(host_bundle: tuple[Path, str], r
     queue_url = boto3.client("sqs", **aws).create_queue(QueueName=f"standalone-{tmp_path.name[-8:]}")["QueueUrl"]
     table, secret = environment["WEBSOCKETS_DYNAMODB_TABLE"], environment["DJANGO_SECRET_KEY_SECRET_ID"]
     boto3.client("dynamodb", **aws).create_table(**create_table_arguments(table))
-    boto3.client("secretsmanager", **aws).create_secret(Name=secret, SecretString="k" * 64)
+    boto3.client("secretsmanager", **aws).create_secret(Name=secret, SecretString=SECRET_KEY)
     environment.update({
         "WEBSOCKETS_ENDPOINT_URL": fault_server.url,  # the local @connections stand-in
         "WEBSOCKETS_BROADCAST_QUEUE_URL": queue_url,
@@ -103,13 +106,15 @@ def test_the_asset_handles_a_session_on_its_own(host_bundle: tuple[Path, str], r
         "AWS_LAMBDA_FUNCTION_NAME": "standalone", "PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "LANG": "C.UTF-8",
     })
     connection = events.Connection(api_id="a1b2c3d4e5", region=REGION, stage="dev")
+    with override_settings(SECRET_KEY=SECRET_KEY):  # the function's key (from the secret) signs its chunks
+        queued_chunk = fanout.sign_chunk(json.dumps({"v": 1, "id": "b", "to": {fault_server.url: [
+            connection.connection_id]}, "payload": base64.b64encode(b'{"type":"queued"}').decode()}))
     sequence = [connection.connect_event(),
                 connection.message_event(json.dumps({"action": "whoami"}), "whoami"),
                 connection.message_event(json.dumps({"action": "join", "room": "lobby"}), "join"),
                 connection.message_event(json.dumps({"action": "post", "room": "lobby", "text": "hi"}), "post"),
-                sqs_event([{"MessageId": "chunk-1", "ReceiptHandle": "r", "Body": json.dumps({  # a queued chunk
-                    "v": 1, "id": "b", "payload": base64.b64encode(b'{"type":"queued"}').decode(),
-                    "to": {fault_server.url: [connection.connection_id]}})}], "arn:aws:sqs:eu-west-1:1:q", REGION),
+                sqs_event([{"MessageId": "chunk-1", "ReceiptHandle": "r", "Body": queued_chunk}],  # a queued chunk
+                          "arn:aws:sqs:eu-west-1:1:q", REGION),
                 connection.disconnect_event()]
     try:
         result, process = run_asset(bundle, interpreter, runtime_stand_in, environment, sequence, tmp_path)
