@@ -1,4 +1,5 @@
-"""Logging out closes the user's sockets; saving a user makes this process check it again at its next message."""
+"""Logging out closes the user's sockets; saving or deleting a user makes this process check it again at its next
+message."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.signals import user_logged_out
-from django.db.models.signals import post_save
+from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
 
 from . import connection_cache
@@ -34,7 +35,9 @@ def close_connections_on_logout(sender: Any, request: Any, user: Any, **kwargs: 
 
 
 @receiver(post_save, sender=settings.AUTH_USER_MODEL, dispatch_uid="django_aws_api_gateway_websockets.revalidate_user")
+@receiver(post_delete, sender=settings.AUTH_USER_MODEL,
+          dispatch_uid="django_aws_api_gateway_websockets.revalidate_deleted_user")
 def revalidate_saved_user(sender: Any, instance: Any, **kwargs: Any) -> None:
-    """A user saved in this process (deactivated, a new password) is checked again at its sockets' next message
-    here; other processes notice within WEBSOCKETS["USER_REVALIDATE_INTERVAL"]."""
+    """A user saved (deactivated, a new password) or deleted in this process is checked again at its sockets' next
+    message here; other processes notice within WEBSOCKETS["USER_REVALIDATE_INTERVAL"]."""
     connection_cache.get_cache().forget_user(str(instance.pk))

@@ -171,6 +171,15 @@ def test_a_password_change_in_this_process_is_checked_at_the_next_message(clock:
     assert ws.send(WHOAMI).status_code == 401
 
 
+def test_a_user_deleted_in_this_process_is_refused_at_the_next_message(clock: FakeClock) -> None:
+    user = get_user_model().objects.create_user("lovelace", password="first-password-1")
+    ws = open_socket(user)
+    assert ws.send(WHOAMI).status_code == 200
+    user.delete()  # post_delete: like a save, this process validates the user again at the next message
+    assert ws.send(WHOAMI).status_code == 401
+    assert ws.send(WHOAMI).status_code == 403  # and the connection was closed
+
+
 def test_request_user_is_a_copy_per_message(clock: FakeClock, monkeypatch: pytest.MonkeyPatch) -> None:
     from app.websocket_views import ChatView
 
