@@ -22,6 +22,7 @@ from asgiref.sync import sync_to_async
 from botocore.config import Config
 from botocore.exceptions import ClientError
 from django.core.serializers.json import DjangoJSONEncoder
+from django.utils.asyncio import async_unsafe
 
 from . import connection_cache, fanout, observability, presence
 from .conf import region, ws_settings
@@ -151,6 +152,14 @@ def _permission_error(detail: str, endpoint: str) -> MessagingPermissionError:
 MessageId = str | bool | None
 
 
+def _sync_only(name: str, alternative: str) -> Any:
+    """Refuse a blocking send from a thread running an event loop (an async route handler, an async view) with
+    SynchronousOnlyOperation naming the async variant: waiting there for the posts (and store calls) would stall
+    every coroutine on that loop, the process's one shared loop under a WebSocketView. Django's own guard, so
+    ``DJANGO_ALLOW_ASYNC_UNSAFE`` lifts it as it does for the ORM."""
+    return async_unsafe(f"{name}() blocks the event loop it is called from: in async code, {alternative} instead.")
+
+
 def with_message_id(data: Any, message_id: MessageId) -> tuple[Any, str | None]:
     """``data`` with ``"messageId"`` added (a fresh random id for ``True``, the given string as is)."""
     if message_id is None or message_id is False:
@@ -161,6 +170,7 @@ def with_message_id(data: Any, message_id: MessageId) -> tuple[Any, str | None]:
     return {**data, MESSAGE_ID_KEY: value}, value
 
 
+@_sync_only("broadcast", "await abroadcast(...)")
 def broadcast(connections: Sequence[ConnectionLike], data: Any, *, message_id: MessageId = None) -> SendResult:
     """Send ``data`` to every connection, concurrently; gone connections are marked disconnected.
 
@@ -185,6 +195,7 @@ def _sending() -> dict[str, Any]:
     return {"region": region(), "concurrency": int(ws_settings.MAX_WORKERS), "retries": int(ws_settings.MAX_RETRIES)}
 
 
+@_sync_only("broadcast_payload", "await abroadcast_payload(...)")
 def broadcast_payload(connections: Sequence[ConnectionLike], payload: bytes) -> SendResult:
     """Send ``payload``, bytes exactly as given (a text frame's UTF-8, or binary), to every connection, as
     :func:`broadcast` does."""
@@ -234,6 +245,7 @@ def _open_connection(connection_id: str) -> Any:
     return connection if connection is not None and connection.connected else None
 
 
+@_sync_only("send_to_connection", "await asend_to_connection(...)")
 def send_to_connection(connection_id: str, data: Any, *, message_id: MessageId = None) -> SendResult:
     connection = _open_connection(connection_id)
     if connection is None:
@@ -241,12 +253,14 @@ def send_to_connection(connection_id: str, data: Any, *, message_id: MessageId =
     return broadcast([connection], data, message_id=message_id)
 
 
+@_sync_only("send_to_user", "await asend_to_user(...)")
 def send_to_user(user: Any, data: Any, *, message_id: MessageId = None) -> SendResult:
     """Send to every open connection of ``user`` (a user object or a primary key)."""
     user_id = str(getattr(user, "pk", user))
     return broadcast(get_store().user_connections(user_id), data, message_id=message_id)
 
 
+@_sync_only("send_to_group", "await asend_to_group(...)")
 def send_to_group(group: str, data: Any, *, message_id: MessageId = None) -> SendResult:
     """Send to every member of ``group``. A group larger than ``WEBSOCKETS["BROADCAST_QUEUE_THRESHOLD"]`` goes
     through the broadcast queue when ``BROADCAST_QUEUE_URL`` is set: the result's ``enqueued`` says what was
@@ -263,6 +277,7 @@ def _enqueue(members: Sequence[ConnectionLike], data: Any, message_id: MessageId
     return SendResult(message_id=id_, enqueued=enqueued)
 
 
+@_sync_only("send_text_to_connection", "await asend_text_to_connection(...)")
 def send_text_to_connection(connection_id: str, text: str) -> SendResult:
     """Send ``text`` as it is (a raw text frame, not JSON) to one connection; ValueError over 128 KB."""
     connection = _open_connection(connection_id)
@@ -327,6 +342,7 @@ async def asend_to_group(group: str, data: Any, *, message_id: MessageId = None)
     return await sync_to_async(_enqueue)(members, data, message_id)
 
 
+@_sync_only("close_connection", "await sync_to_async(close_connection)(...)")
 def close_connection(connection: ConnectionLike) -> bool:
     """Ask API Gateway to close ``connection``; False when it was already gone."""
     endpoint = endpoint_for(connection)

@@ -16,6 +16,7 @@ from django.contrib.auth.decorators import login_not_required
 from django.contrib.auth.models import AnonymousUser
 from django.core.exceptions import BadRequest, PermissionDenied, SuspiciousOperation, ValidationError
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBadRequest, JsonResponse
+from django.utils.asyncio import async_unsafe
 from django.utils.decorators import classonlymethod
 from django.views import View
 from django.views.decorators.csrf import csrf_exempt
@@ -95,6 +96,13 @@ def _request_id_json(value: Any) -> bytes | None:
     if type(value) is int and 0 <= value <= _MAX_INT_REQUEST_ID:
         return str(value).encode()
     return None
+
+
+def _sync_helper(name: str) -> Any:
+    """Refuse the blocking view helper ``name`` in an async handler (SynchronousOnlyOperation, naming the async
+    variant): its store calls and announcements would stall the process's shared event loop meanwhile."""
+    return async_unsafe(f"self.{name}() blocks the event loop it is called from: in an async handler, "
+                        f"await self.a{name}(...) instead.")
 
 
 async def _awaited(awaitable: Awaitable[Any]) -> Any:
@@ -568,6 +576,7 @@ class WebSocketView(View):
         user = getattr(request, "user", None)
         return bool(user is not None and user.has_perm(permission))
 
+    @_sync_helper("join_group")
     def join_group(self, group: str) -> None:
         """Add this connection to ``group``; PermissionDenied (403) when :meth:`can_join_group` says no. In a
         presence group the members (this connection included) are told that it joined."""
@@ -580,6 +589,7 @@ class WebSocketView(View):
         if announce:
             self._announce(presence.JOINED, group)
 
+    @_sync_helper("leave_group")
     def leave_group(self, group: str) -> None:
         """Remove this connection from ``group``; in a presence group the other members are told."""
         group = self._checked_group(group)
@@ -589,9 +599,11 @@ class WebSocketView(View):
         if announce:
             self._announce(presence.LEFT, group)
 
+    @_sync_helper("group_names")
     def group_names(self) -> list[str]:
         return self.store.groups_of(self.connection_id)
 
+    @_sync_helper("presence_members")
     def presence_members(self, group: str) -> list[dict[str, Any]]:
         """The members of ``group``: ``{"connectionId", "userId", "name"}`` each, as stored at connect."""
         return presence.members(self._checked_group(group), self.store)

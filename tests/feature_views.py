@@ -20,6 +20,8 @@ from django_aws_api_gateway_websockets.messaging import (
     asend_to_connection,
     asend_to_group,
     asend_to_user,
+    broadcast,
+    send_to_group,
 )
 from django_aws_api_gateway_websockets.routing import RAW, route
 from django_aws_api_gateway_websockets.views import WebSocketView
@@ -88,6 +90,20 @@ class FeatureView(ChatView):
             results.append(await asend_to_user(request.user, {"type": "note", "via": "user"}))
         results.append(await asend_text_to_connection(me, "plain text, not JSON"))
         return JsonResponse({"route": "apush", "sent": [r.sent for r in results], "gone": [r.gone for r in results]})
+
+    @route("amisuse")
+    async def amisuse(self, request: HttpRequest, *args: Any, **kwargs: Any) -> JsonResponse:
+        """An async route calling a blocking helper by mistake (the one named in the body)."""
+        call = self.body.get("call")
+        if call == "join_group":
+            self.join_group("room:misuse")
+        elif call == "presence_members":
+            self.presence_members("room:misuse")
+        elif call == "send_to_group":
+            send_to_group("room:misuse", {"type": "note"})
+        else:
+            broadcast([self.connection], {"type": "note"})  # no store call at all: only the posts would block
+        return JsonResponse({"route": "amisuse"})
 
     @route(RAW)
     def raw_frame(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:

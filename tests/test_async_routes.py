@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 from asgiref.sync import sync_to_async
+from django.core.exceptions import SynchronousOnlyOperation
 from django.test import TestCase, override_settings
 from hypothesis import given
 
@@ -151,6 +152,38 @@ def test_async_sends_do_not_block_the_event_loop(handler: Any, endpoint: Any) ->
     assert result.sent == 3
     # The posts took at least 50 ms and the loop ran the ticker meanwhile (a blocking send would leave it at 0).
     assert ticks >= 3
+
+
+@pytest.mark.parametrize("call", ["join_group", "presence_members", "send_to_group", "broadcast"])
+def test_a_blocking_helper_in_an_async_route_is_refused_with_the_async_name(
+        handler: Any, endpoint: Any, call: str, caplog: pytest.LogCaptureFixture) -> None:
+    """Called from an async handler, a sync send or store helper would hold the process's one shared loop for
+    its whole run (with connections in hand, broadcast() makes no store call that could refuse): it raises
+    Django's SynchronousOnlyOperation naming the async variant, answered 500 like any bug, and posts nothing."""
+    ws = client(handler, connection_id="slow-misuse=")
+    ws.connect()
+    ws.send({"action": "join", "room": "misuse"})
+    endpoint.reset()
+    reply = ws.send({"action": "amisuse", "call": call})
+    assert (reply.status_code, reply.json()) == (500, {"error": "Internal server error."})
+    error = next(r.exc_info[1] for r in caplog.records if r.exc_info)
+    assert isinstance(error, SynchronousOnlyOperation)
+    assert f"{call}() blocks the event loop" in str(error) and f"a{call}(" in str(error)
+    assert not endpoint.received
+    assert ws.send({"action": "aecho"}).status_code == 200  # the shared loop still serves
+
+
+def test_a_blocking_send_is_still_allowed_where_django_allows_it(endpoint: Any,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    from django_aws_api_gateway_websockets.messaging import broadcast
+    from django_aws_api_gateway_websockets.store import Connection
+
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+
+    async def send() -> Any:
+        return broadcast([Connection(connection_id="ok-unsafe=", domain_name="127.0.0.1")], {"n": 1})
+
+    assert run_async(send).sent == 1
 
 
 @override_settings(ROOT_URLCONF="tests.urls")
