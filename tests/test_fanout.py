@@ -244,3 +244,44 @@ def test_a_chunk_that_keeps_failing_is_retried_by_sqs_then_lands_in_the_dead_let
     for cid in ("ok-1=", "ok-2=", "ok-3=", "ok-4="):  # at least once; the stuck chunk's others twice (reported)
         assert len(fault_server.received[cid]) == (2 if cid in stuck_chunk else 1), cid
     assert poller.batches == 2  # both chunks, then the stuck one again; the third receive moved it to the DLQ
+
+
+def test_the_poller_polls_on_after_a_failed_delete(moto_server: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A DeleteMessageBatch that fails (a network blip, fault-injected) must not end the gateway's poll loops:
+    the next messages are still handed to the handler (those not deleted come back after the visibility timeout,
+    as they would on Lambda)."""
+    client = boto3.client("sqs", endpoint_url=moto_server, region_name="us-east-1")
+    url = client.create_queue(QueueName=f"blip-{uuid.uuid4().hex[:8]}",
+                              Attributes={"VisibilityTimeout": "30"})["QueueUrl"]
+    seen: list[str] = []
+
+    def handler(event: Any, context: Any) -> Any:
+        seen.extend(record["body"] for record in event["Records"])
+        return {"batchItemFailures": []}
+
+    async def run() -> None:
+        poller = SqsPoller(SqsPollerConfig(queue_url=url, endpoint_url=moto_server, concurrency=2), handler,
+                           ThreadPoolExecutor(2))
+        deletes = poller.client.delete_message_batch
+        failures = iter([ConnectionError("connection reset by peer")] * 2)
+
+        def delete_after_blips(**kwargs: Any) -> Any:
+            error = next(failures, None)
+            if error is not None:
+                raise error
+            return deletes(**kwargs)
+
+        monkeypatch.setattr(poller.client, "delete_message_batch", delete_after_blips)
+        await poller.start()
+        try:
+            for body in ("first", "second", "after the blips"):
+                client.send_message(QueueUrl=url, MessageBody=body)
+                deadline = time.monotonic() + 10
+                while body not in seen:
+                    assert time.monotonic() < deadline, f"{body!r} never reached the handler: {seen}"
+                    await asyncio.sleep(0.1)
+        finally:
+            await poller.stop()
+
+    asyncio.run(run())
+    assert seen == ["first", "second", "after the blips"]

@@ -114,8 +114,15 @@ class SqsPoller:
                 await asyncio.sleep(1)
                 continue
             messages = answer.get("Messages") or []
-            if messages:
+            if not messages:
+                continue
+            try:
                 await self._invoke(messages)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # the delete failed (the endpoint went away...): this poller polls on
+                logger.warning("SQS batch of %d message(s) not deleted (%s): SQS delivers it again after the "
+                               "visibility timeout", len(messages), exc)
 
     def _receive(self) -> dict[str, Any]:
         return dict(self.client.receive_message(
