@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from asgiref.sync import sync_to_async
+from django.utils.asyncio import async_unsafe
 
 from .events import Connection
 
@@ -40,6 +41,13 @@ EventFactory = Connection
 Handler = Callable[[Any, Any], dict[str, Any]]
 
 _default_handler: Handler | None = None
+
+
+def _sync_call(name: str) -> Any:
+    """Refuse the blocking call ``name`` in an async test with a message naming its awaitable twin: the handler
+    would run on the test's event loop, where every ORM query and async route fails (a 500 reply, not an error)."""
+    return async_unsafe(f"WebSocketTestClient.{name}() cannot run on the event loop of an async test: "
+                        f"use await ws.a{name}(...) instead.")
 
 
 def default_handler() -> Handler:
@@ -101,6 +109,7 @@ class WebSocketTestClient:
         self.responses.append(response)
         return response
 
+    @_sync_call("connect")
     def connect(self, headers: Mapping[str, str] | None = None, query: Mapping[str, Any] | None = None,
                 origin: str | None = None) -> WebSocketResponse:
         merged = dict(headers or {})
@@ -110,6 +119,7 @@ class WebSocketTestClient:
             merged["Origin"] = origin
         return self.run(self.connection.connect_event(headers=merged, query=query))
 
+    @_sync_call("send")
     def send(self, data: Any, *, route_key: str | None = None, binary: bool = False) -> WebSocketResponse:
         """Send ``data``: a dict/list is sent as JSON, str and bytes as they are. The routeKey is chosen the way
         API Gateway chooses it, unless given."""
@@ -118,6 +128,7 @@ class WebSocketTestClient:
             route_key = self._route_key(body)
         return self.run(self.connection.message_event(body, route_key=route_key, binary=binary))
 
+    @_sync_call("disconnect")
     def disconnect(self, status_code: int = 1000, reason: str = "") -> WebSocketResponse:
         return self.run(self.connection.disconnect_event(status_code, reason))
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 from django.contrib.auth import get_user_model
 
@@ -37,3 +39,20 @@ def test_force_login_sends_the_session_cookie() -> None:
     ws2.force_login(user)
     assert ws2.connect().status_code == 200
     assert ws2.send({"action": "whoami"}).json()["name"] == "tess"
+
+
+@pytest.mark.parametrize("call", ["connect", "send", "disconnect"])
+def test_a_blocking_call_in_an_async_test_names_its_awaitable_twin(call: str) -> None:
+    """Run on an async test's event loop, the handler would answer 500 (ORM queries and async routes cannot run
+    there): the client says what to await instead."""
+    from django.core.exceptions import SynchronousOnlyOperation
+
+    ws = WebSocketTestClient()
+    arguments = {"send": ({"action": "echo"},)}.get(call, ())
+
+    async def misuse() -> None:
+        getattr(ws, call)(*arguments)
+
+    with pytest.raises(SynchronousOnlyOperation, match=rf"use await ws\.a{call}\("):
+        asyncio.run(misuse())
+    assert ws.responses == []  # nothing reached the handler
