@@ -167,6 +167,18 @@ CLIENT_SETUP = """(async () => {
   return await c.request("whoami");
 })()"""
 
+RELAY_SETUP = """(() => {
+  // A second client, never connected (its requests wait in its queue), makes the requests another page would.
+  const other = new t.module.WebSocketClient("ws://127.0.0.1:9/");
+  for (let n = 0; n < 20; n++) other.request("echo", {}, {timeout: 60000}).catch(() => null);
+  const theirs = [...other._pending.keys()];
+  other.close();
+  const outcome = c.request("ping", {}, {timeout: 4000}).then(() => "taken as the reply", (e) => e.name);
+  const mine = [...c._pending.keys()].pop();
+  t.relay = {pending: () => c._pending.has(mine), outcome};
+  return theirs;
+})()"""
+
 REFUSED = """(async () => {
   const outcome = (promise) => promise.then(() => "resolved", (e) => `${e.name}: ${e.message}`);
   const thrown = (f) => { try { f(); return "sent"; } catch (e) { return `${e.name} ${e.limit}: ${e.message}`; } };
@@ -200,6 +212,16 @@ def test_browser_client_against_the_local_gateway(feature_gateway: Gateway) -> N
 
         api.post_to_connection(ConnectionId=first_id, Data=json.dumps({"type": "note", "n": 1}).encode())
         assert browser.wait_for("t.notes.length === 1 && t.notes[0]") == {"type": "note", "n": 1}
+
+        # Another client's request ids, in pushed messages (an app relaying each client's body to its room), are
+        # not replies to this client's requests: every client's ids are its own.
+        theirs = browser.evaluate(RELAY_SETUP)
+        for request_id in theirs:
+            api.post_to_connection(ConnectionId=first_id,
+                                   Data=json.dumps({"type": "relay", "requestId": request_id}).encode())
+        api.post_to_connection(ConnectionId=first_id, Data=json.dumps({"type": "note", "n": 2}).encode())
+        assert browser.wait_for("t.notes.length === 2 && t.relay.pending()") is True
+        assert browser.evaluate("t.relay.outcome") == "RequestTimeoutError"
 
         refused = browser.evaluate(REFUSED)
         assert refused["timeout"] == 'RequestTimeoutError: No reply to "ping" within 300 ms.'

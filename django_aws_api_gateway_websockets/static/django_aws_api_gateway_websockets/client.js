@@ -90,6 +90,9 @@ export class WebSocketClient extends EventTarget {
     this._pending = new Map();
     this._queue = [];
     this._attempt = 0;
+    // Request ids: "r<16 random hex digits>.<n>", unique to this client, so a pushed message that carries another
+    // client's requestId (an app relaying a client's body to a room) is never taken for a reply here.
+    this._idPrefix = `r${Array.from(crypto.getRandomValues(new Uint8Array(8)), (b) => b.toString(16).padStart(2, "0")).join("")}`;
     this._nextId = 1;
     this._stopped = false;
     this._retryTimer = null;
@@ -151,7 +154,7 @@ export class WebSocketClient extends EventTarget {
 
   /** Send {action: route, ...payload, requestId} and resolve with the route's reply (a JSON object). */
   request(route, payload = {}, {timeout = this.options.requestTimeout} = {}) {
-    const id = `r${this._nextId++}`;
+    const id = `${this._idPrefix}.${this._nextId++}`;
     let text;
     try {
       text = this._encode(route, {...payload, [this.options.requestIdKey]: id});
