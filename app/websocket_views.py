@@ -57,7 +57,8 @@ class ChatView(WebSocketView):
     def join(self, request: HttpRequest, *args: Any, **kwargs: Any) -> JsonResponse:
         room = self._room()
         self.join_group(f"room:{room}")  # a presence group: its members get {"type": "presence", ...}
-        return JsonResponse({"route": "join", "room": room, "members": self.presence_members(f"room:{room}")})
+        # The first page of members (100 at most) and "next", the cursor the page asks the "members" route with.
+        return JsonResponse({"route": "join", "room": room, **self.presence_members(f"room:{room}").as_dict()})
 
     @route("leave")
     def leave(self, request: HttpRequest, *args: Any, **kwargs: Any) -> JsonResponse:
@@ -80,9 +81,11 @@ class ChatView(WebSocketView):
 
     @route("members")
     async def members(self, request: HttpRequest, *args: Any, **kwargs: Any) -> JsonResponse:
-        # An async route: its store query runs off the event loop (apresence_members).
+        # An async route: its store query runs off the event loop (apresence_members). "after" is the "next" of
+        # the previous page (a bad one is a 400).
         room = self._room()
-        return JsonResponse({"route": "members", "room": room, "members": await self.apresence_members(f"room:{room}")})
+        page = await self.apresence_members(f"room:{room}", after=self.body.get("after"))
+        return JsonResponse({"route": "members", "room": room, **page.as_dict()})
 
     @route("ping", reply=False)
     def ping(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:

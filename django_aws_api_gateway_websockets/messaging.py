@@ -265,7 +265,13 @@ def send_to_group(group: str, data: Any, *, message_id: MessageId = None) -> Sen
     """Send to every member of ``group``. A group larger than ``WEBSOCKETS["BROADCAST_QUEUE_THRESHOLD"]`` goes
     through the broadcast queue when ``BROADCAST_QUEUE_URL`` is set: the result's ``enqueued`` says what was
     queued, and the function's SQS worker delivers it (see :mod:`.fanout`)."""
-    members = get_store().group_connections(group)
+    return send_to_members(get_store().group_recipients(group), data, message_id=message_id)
+
+
+@_sync_only("send_to_members", "await abroadcast(...)")
+def send_to_members(members: Sequence[ConnectionLike], data: Any, *, message_id: MessageId = None) -> SendResult:
+    """Send to connections read from a group (what :func:`send_to_group` does once it has read the group): more
+    than ``BROADCAST_QUEUE_THRESHOLD`` go through the broadcast queue when ``BROADCAST_QUEUE_URL`` is set."""
     if not fanout.should_enqueue(len(members)):
         return broadcast(members, data, message_id=message_id)
     return _enqueue(members, data, message_id)
@@ -336,7 +342,7 @@ async def asend_to_user(user: Any, data: Any, *, message_id: MessageId = None) -
 
 async def asend_to_group(group: str, data: Any, *, message_id: MessageId = None) -> SendResult:
     """:func:`send_to_group` for async code (a big group goes through the broadcast queue the same way)."""
-    members = await sync_to_async(get_store().group_connections)(group)
+    members = await sync_to_async(get_store().group_recipients)(group)
     if not fanout.should_enqueue(len(members)):
         return await abroadcast(members, data, message_id=message_id)
     return await sync_to_async(_enqueue)(members, data, message_id)

@@ -604,9 +604,17 @@ class WebSocketView(View):
         return self.store.groups_of(self.connection_id)
 
     @_sync_helper("presence_members")
-    def presence_members(self, group: str) -> list[dict[str, Any]]:
-        """The members of ``group``: ``{"connectionId", "userId", "name"}`` each, as stored at connect."""
-        return presence.members(self._checked_group(group), self.store)
+    def presence_members(self, group: str, *, limit: int | None = None, after: str | None = None) -> presence.MemberPage:
+        """A page of the members of ``group`` (:class:`~.presence.MemberPage`: ``members``, each
+        ``{"connectionId", "userId", "name"}`` as stored at connect, ordered by connection id, and ``next``, the
+        cursor for the following page, to pass as ``after``); at most ``limit`` (100 by default, 1,000 at most)
+        and 64 KB of JSON. A ``limit`` or ``after`` that is not valid (as from a client's message) is a 400."""
+        group = self._checked_group(group)
+        try:
+            limit, after = presence.check_page(limit, after)
+        except ValueError as exc:
+            raise BadRequest(str(exc)) from exc
+        return presence.members(group, self.store, limit=limit, after=after)
 
     # For async handlers: the same helpers, their store calls run off the event loop.
     async def ajoin_group(self, group: str) -> None:
@@ -618,8 +626,9 @@ class WebSocketView(View):
     async def agroup_names(self) -> list[str]:
         return await sync_to_async(self.group_names)()
 
-    async def apresence_members(self, group: str) -> list[dict[str, Any]]:
-        return await sync_to_async(self.presence_members)(group)
+    async def apresence_members(self, group: str, *, limit: int | None = None,
+                                after: str | None = None) -> presence.MemberPage:
+        return await sync_to_async(self.presence_members)(group, limit=limit, after=after)
 
     def _announce(self, event: str, group: str) -> None:
         connection = self.connection or self.store.get(self.connection_id)

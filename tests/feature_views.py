@@ -72,7 +72,7 @@ class FeatureView(ChatView):
     async def ajoin(self, request: HttpRequest, *args: Any, **kwargs: Any) -> JsonResponse:
         group = self.body.get("group")
         await self.ajoin_group(group)
-        return JsonResponse({"route": "ajoin", "members": await self.apresence_members(group)})
+        return JsonResponse({"route": "ajoin", **(await self.apresence_members(group)).as_dict()})
 
     @route("aleave")
     async def aleave(self, request: HttpRequest, *args: Any, **kwargs: Any) -> JsonResponse:

@@ -22,7 +22,8 @@ def pushed(server: Any, connection_id: str) -> list[dict[str, Any]]:
 
 
 def names(reply: Any) -> list[str]:
-    return [member["name"] for member in reply.json()["members"]]
+    """The member names of a join or members reply, sorted (a page is ordered by connection id)."""
+    return sorted(member["name"] for member in reply.json()["members"])
 
 
 def test_two_members_of_a_room_exchange_a_message(endpoint: Any, django_user_model: Any) -> None:

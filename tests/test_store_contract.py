@@ -125,6 +125,71 @@ def test_groups(store: ConnectionStore) -> None:
     assert len(store.group_connections("room")) == 5
 
 
+def test_group_members_page_reads_one_bounded_page_in_connection_id_order(store: ConnectionStore,
+                                                                         django_user_model: Any) -> None:
+    user = str(django_user_model.objects.create_user("paged").pk)
+    ids = [f"p{i:02d}=" for i in range(12)]
+    for cid in reversed(ids):  # joined in the opposite order: the page order is the connection ids'
+        store.connect(conn(cid, user if cid == "p03=" else None))
+        store.join(cid, "room")
+    store.connect(conn("other="))
+    store.join("other=", "elsewhere")
+    store.leave("p05=", "room")
+    store.disconnect("p06=")
+    expected = [cid for cid in ids if cid not in ("p05=", "p06=")]
+    seen, after = [], None
+    while True:
+        page, more = store.group_members_page("room", 3, after)
+        assert len(page) <= 3 and more == (len(seen) + len(page) < len(expected))
+        seen += page
+        if not more:
+            break
+        after = page[-1].connection_id
+    assert [c.connection_id for c in seen] == expected
+    assert {c.connection_id: (c.user_id, c.user_name) for c in seen}["p03="] == (user, "name-" + user)
+    for limit in (10, 100):  # exactly full, and more room than members: nothing follows
+        page, more = store.group_members_page("room", limit, None)
+        assert [c.connection_id for c in page] == expected and more is False
+    assert store.group_members_page("room", 2, "p05=")[0][0].connection_id == "p07="  # after a member who left
+    assert store.group_members_page("room", 5, "p99=") == ([], False)
+    assert store.group_members_page("nobody", 5, None) == ([], False)
+
+
+def test_a_member_page_reads_no_more_than_the_page(store: ConnectionStore, django_assert_max_num_queries: Any) -> None:
+    for i in range(30):
+        store.connect(conn(f"b{i:02d}="))
+        store.join(f"b{i:02d}=", "big")
+    if isinstance(store, DynamoDBStore):
+        store.page_size = None
+        scanned: list[int] = []
+        query = store._client.query
+
+        def counted(**arguments: Any) -> Any:
+            answer = query(**arguments)
+            scanned.append(answer["ScannedCount"])
+            return answer
+
+        store._client.query = counted  # type: ignore[method-assign]
+        page, more = store.group_members_page("big", 4, "b10=")
+        assert scanned == [5]  # the page and the one item that says more follow
+    else:
+        with django_assert_max_num_queries(1) as queries:
+            page, more = store.group_members_page("big", 4, "b10=")
+        assert "LIMIT 5" in queries.captured_queries[0]["sql"]
+    assert [c.connection_id for c in page] == ["b11=", "b12=", "b13=", "b14="] and more
+
+
+def test_group_recipients_have_what_a_send_needs(store: ConnectionStore) -> None:
+    for i in range(5):
+        store.connect(conn(f"r{i}="))
+        store.join(f"r{i}=", "room")
+    store.disconnect("r4=")
+    recipients = store.group_recipients("room")
+    assert sorted(c.connection_id for c in recipients) == ["r0=", "r1=", "r2=", "r3="]
+    assert {(c.api_id, c.stage, c.domain_name) for c in recipients} == {
+        ("api1", "prod", "api1.execute-api.us-east-1.amazonaws.com")}
+
+
 def test_user_connections(store: ConnectionStore, django_user_model: Any) -> None:
     first, second = (str(django_user_model.objects.create_user(name).pk) for name in ("first", "second"))
     for i in range(5):

@@ -121,6 +121,21 @@ class ConnectionStore(abc.ABC):
     def group_connections(self, group: str) -> list[Connection]:
         """Connected members of ``group``."""
 
+    def group_members_page(self, group: str, limit: int, after: str | None = None) -> tuple[list[Connection], bool]:
+        """At most ``limit`` connected members of ``group``, ordered by connection id, starting after the connection
+        id ``after`` (from the start when None); and whether more follow. Only ``connection_id``, ``user_id`` and
+        ``user_name`` need to be filled in. Backends override this with one bounded read; this default reads the
+        whole group."""
+        found = sorted((c for c in self.group_connections(group) if after is None or c.connection_id > after),
+                       key=lambda c: c.connection_id)
+        return found[:limit], len(found) > limit
+
+    def group_recipients(self, group: str) -> list[Connection]:
+        """What a send to ``group`` needs of each connected member: its ``connection_id`` and the facts its
+        @connections endpoint comes from (``api_id``, ``stage``, ``domain_name``); other fields may be left at
+        their defaults. Backends override this with a narrower read than :meth:`group_connections`."""
+        return self.group_connections(group)
+
     @abc.abstractmethod
     def user_connections(self, user_id: str) -> list[Connection]:
         """Connected connections of a user."""

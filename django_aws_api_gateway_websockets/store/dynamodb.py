@@ -94,21 +94,29 @@ class DynamoDBStore(ConnectionStore):
         return int(base) + schema.CONNECTION_TTL_SECONDS
 
     def _query(self, pk: str, sk_prefix: str | None = None, index: str | None = None,
-               consistent: bool = False) -> Iterator[dict[str, Any]]:
-        """Every item under a partition key, page by page."""
+               consistent: bool = False, sk_after: str | None = None,
+               page_size: int | None = None) -> Iterator[dict[str, Any]]:
+        """Every item under a partition key (whose sort key begins with ``sk_prefix``, or is greater than
+        ``sk_after``), in sort key order, page by page: a caller that stops early reads no further page."""
         key_name = schema.USER_INDEX_PARTITION_KEY if index else schema.PARTITION_KEY
+        condition, sort_value = "", None
+        if sk_after is not None:
+            condition, sort_value = " AND #sk > :sk", sk_after
+        elif sk_prefix:
+            condition, sort_value = " AND begins_with(#sk, :sk)", sk_prefix
         arguments: dict[str, Any] = {
             "TableName": self.table_name,
-            "KeyConditionExpression": "#pk = :pk" + (" AND begins_with(#sk, :sk)" if sk_prefix else ""),
-            "ExpressionAttributeNames": {"#pk": key_name, **({"#sk": schema.SORT_KEY} if sk_prefix else {})},
-            "ExpressionAttributeValues": {":pk": {"S": pk}, **({":sk": {"S": sk_prefix}} if sk_prefix else {})},
+            "KeyConditionExpression": "#pk = :pk" + condition,
+            "ExpressionAttributeNames": {"#pk": key_name, **({"#sk": schema.SORT_KEY} if condition else {})},
+            "ExpressionAttributeValues": {":pk": {"S": pk}, **({":sk": {"S": sort_value}} if condition else {})},
         }
         if index:
             arguments["IndexName"] = index
         elif consistent:
             arguments["ConsistentRead"] = True
-        if self.page_size:
-            arguments["Limit"] = self.page_size
+        sizes = [size for size in (self.page_size, page_size) if size]
+        if sizes:
+            arguments["Limit"] = min(sizes)
         while True:
             page = self._client.query(**arguments)
             for item in page.get("Items", []):
@@ -320,6 +328,22 @@ class DynamoDBStore(ConnectionStore):
         return [_connection({**item, "connected": True})
                 for item in self._query(schema.GROUP_PREFIX + group, schema.CONNECTION_PREFIX)
                 if int(item.get(schema.TTL_ATTRIBUTE, now + 1)) > now]
+
+    def group_members_page(self, group: str, limit: int, after: str | None = None) -> tuple[list[Connection], bool]:
+        """A query of the group's partition, in sort key (connection id) order, starting after ``after``'s
+        membership item, ``Limit limit + 1``: it reads no more than the page (and the item that says more follow)."""
+        now = time.time()
+        found: list[Connection] = []
+        start = None if after is None else schema.CONNECTION_PREFIX + after
+        for item in self._query(schema.GROUP_PREFIX + group, schema.CONNECTION_PREFIX, sk_after=start,
+                                page_size=limit + 1):
+            if not str(item[schema.SORT_KEY]).startswith(schema.CONNECTION_PREFIX):
+                break  # past the memberships (nothing else lives in a group's partition today)
+            if int(item.get(schema.TTL_ATTRIBUTE, now + 1)) > now:
+                found.append(_connection({**item, "connected": True}))
+                if len(found) > limit:
+                    break
+        return found[:limit], len(found) > limit
 
     def user_connections(self, user_id: str) -> list[Connection]:
         return [_connection(item) for item in self._query(schema.USER_PREFIX + user_id, index=schema.USER_INDEX)

@@ -196,6 +196,22 @@ class OrmStore(ConnectionStore):
     def group_connections(self, group: str) -> list[Connection]:
         return [_to_connection(s) for s in self.model.objects.connected().in_group(group)]
 
+    def group_members_page(self, group: str, limit: int, after: str | None = None) -> tuple[list[Connection], bool]:
+        """One query of three columns, ``LIMIT limit + 1``, ordered by the (unique, indexed) connection id."""
+        rows = self.model.objects.connected().in_group(group)
+        if after is not None:
+            rows = rows.filter(connection_id__gt=after)
+        found = [Connection(connection_id=cid, user_id=None if uid is None else str(uid), user_name=name)
+                 for cid, uid, name in rows.order_by("connection_id").values_list(
+                     "connection_id", "user_id", "user_name")[:limit + 1]]
+        return found[:limit], len(found) > limit
+
+    def group_recipients(self, group: str) -> list[Connection]:
+        """One query of the four columns a send needs (not the rows' data, user agent, ...)."""
+        rows = self.model.objects.connected().in_group(group).order_by()
+        return [Connection(connection_id=cid, api_id=api_id, stage=stage, domain_name=domain)
+                for cid, api_id, stage, domain in rows.values_list("connection_id", "api_id", "stage", "domain_name")]
+
     def user_connections(self, user_id: str) -> list[Connection]:
         return [_to_connection(s) for s in self.model.objects.connected().filter(user_id=user_id)]
 
