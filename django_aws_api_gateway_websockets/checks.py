@@ -87,11 +87,12 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]
             errors.append(_error(10, f"WEBSOCKETS[{key!r}] must be an integer from {low} to {high}, not {value!r}."))
 
     for key, low, high in (("CONNECTION_CACHE_SIZE", 0, 10_000_000), ("BROADCAST_QUEUE_THRESHOLD", 0, 10_000_000),
-                           ("BROADCAST_CHUNK_SIZE", 1, 5000)):
+                           ("BROADCAST_CHUNK_SIZE", 1, 5000), ("BROADCAST_MAX_ATTEMPTS", 1, 100),
+                           ("BROADCAST_RETRY_DELAY", 0, 900)):
         value = getattr(ws_settings, key)
         if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
             errors.append(_error(10, f"WEBSOCKETS[{key!r}] must be an integer from {low} to {high}, not {value!r}."))
-    for key in ("BROADCAST_QUEUE_URL", "SQS_ENDPOINT_URL"):
+    for key in ("BROADCAST_QUEUE_URL", "BROADCAST_DEAD_LETTER_QUEUE_URL", "SQS_ENDPOINT_URL"):
         value = getattr(ws_settings, key)
         if value is not None and (not isinstance(value, str) or not value.startswith(("http://", "https://"))):
             errors.append(_error(30, f"WEBSOCKETS[{key!r}] must be an http(s) URL or None, not {value!r}.",

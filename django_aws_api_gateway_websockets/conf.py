@@ -72,6 +72,14 @@ DEFAULTS: dict[str, Any] = {
     "BROADCAST_QUEUE_THRESHOLD": 1000,
     "BROADCAST_CHUNK_SIZE": 500,
     "SQS_ENDPOINT_URL": None,
+    # The worker posts a chunk to every recipient once; the recipients whose posts failed in a way that can still
+    # succeed (throttled, 5xx, network) go back on the queue as a new chunk holding only them, delayed
+    # BROADCAST_RETRY_DELAY seconds doubled at each attempt (at most 900), until BROADCAST_MAX_ATTEMPTS deliveries;
+    # then to BROADCAST_DEAD_LETTER_QUEUE_URL (None: the chunk is reported failed, and SQS's redrive policy moves
+    # it there after maxReceiveCount receives).
+    "BROADCAST_MAX_ATTEMPTS": 5,
+    "BROADCAST_RETRY_DELAY": 5,
+    "BROADCAST_DEAD_LETTER_QUEUE_URL": None,
     # DynamoDB connection store: table name and (local development, tests) endpoint.
     "DYNAMODB_TABLE": None,
     "DYNAMODB_ENDPOINT_URL": None,

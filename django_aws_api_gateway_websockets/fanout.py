@@ -5,10 +5,16 @@
 connections (and 256 KiB), go to the queue with ``SendMessageBatch`` and the caller gets an
 :class:`EnqueuedBroadcast` at once. The Lambda function consumes the queue through an event source mapping with
 ``ReportBatchItemFailures``: :func:`handle_sqs_event` posts every chunk of the batch (at most ``MAX_WORKERS`` posts
-in flight, throttled posts backing off and retrying), marks gone connections, and reports a chunk that still
-failed as a batch item failure, so SQS delivers it again and, after the queue's ``maxReceiveCount``, moves it to
-the dead-letter queue. A chunk delivered again is posted again in full: delivery stays at least once (send with
-``message_id=True`` so clients can drop duplicates).
+in flight, throttled posts backing off and retrying) and marks gone connections. Only what failed is tried again,
+and only if it can succeed: the recipients whose posts failed for a reason that can pass (429, 5xx, a network
+error) go back on the queue as a new signed chunk holding only them, with an attempt counter and a growing
+``DelaySeconds``, and the original chunk is acknowledged, so the recipients that got the message never get it
+again. A recipient refused for good (a 4xx other than 410 and 429: 400, 403, 413) is logged and counted, never
+retried. After ``BROADCAST_MAX_ATTEMPTS`` deliveries the recipients still failing go to the dead-letter queue
+(``BROADCAST_DEAD_LETTER_QUEUE_URL``). Only if SQS refuses that new chunk is the original one reported as a batch
+item failure, so SQS delivers it again in full (its recipients that got it then get it twice: delivery stays at
+least once; send with ``message_id=True`` so clients can drop duplicates); unreadable chunks are reported too,
+and the queue's redrive policy moves them to the dead-letter queue after ``maxReceiveCount``.
 
 Every chunk is signed with the project's ``SECRET_KEY`` (``django.core.signing``, salted for this purpose; keys in
 ``SECRET_KEY_FALLBACKS`` still verify): the worker posts only chunks this project wrote. Whoever else can
@@ -199,6 +205,11 @@ class _Chunk:
     message_id: str
     payload: bytes
     posts: list[Any]
+    broadcast_id: str = ""
+    attempt: int = 0  # deliveries before this one (0: the producer's chunk; n: the n-th retry of its failures)
+
+
+_MAX_DELAY_SECONDS = 900  # SQS's largest DelaySeconds
 
 
 def endpoint_allowed(endpoint: str) -> bool:
@@ -232,8 +243,50 @@ def _parse(record: dict[str, Any]) -> _Chunk:
     refused = [endpoint for endpoint in recipients if not endpoint_allowed(endpoint)]
     if refused:
         raise ValueError(f"endpoint not allowed: {refused[0][:200]!r}")
+    attempt = message.get("n", 0)
+    if isinstance(attempt, bool) or not isinstance(attempt, int) or not 0 <= attempt <= 1000:
+        raise ValueError("'n' must be an attempt count")
     posts = [Post(str(endpoint), str(cid)) for endpoint, ids in recipients.items() for cid in ids]
-    return _Chunk(str(record["messageId"]), payload, posts)
+    return _Chunk(str(record["messageId"]), payload, posts, str(message.get("id", "")), attempt)
+
+
+def refused_for_good(outcome: Any) -> bool:
+    """A post that no retry can make succeed: 403 (the function may not post there), or any other 4xx but 410
+    (gone, handled apart) and 429 (throttled): 400, 413, ..."""
+    from .sender import FORBIDDEN
+
+    status = int(getattr(outcome, "http_status", 0) or 0)
+    return outcome.status == FORBIDDEN or (400 <= status < 500 and status not in (410, 429))
+
+
+def retry_delay(attempt: int) -> int:
+    """DelaySeconds for the ``attempt``-th retry of a chunk's failures: BROADCAST_RETRY_DELAY doubled at each
+    attempt, at most 900 (SQS's limit)."""
+    base = float(ws_settings.BROADCAST_RETRY_DELAY)
+    return int(min(_MAX_DELAY_SECONDS, base * 2 ** max(0, attempt - 1)))
+
+
+def _requeue(chunk: _Chunk, failed: list[Any]) -> str:
+    """Put ``failed`` (the chunk's recipients to try again) on the queue as a new signed chunk; after
+    BROADCAST_MAX_ATTEMPTS deliveries, on the dead-letter queue instead. Returns where it went ("retry",
+    "dead-letter"); raises when SQS refused it or there is no dead-letter queue to send it to."""
+    to: dict[str, list[str]] = {}
+    for post in failed:
+        to.setdefault(post.endpoint, []).append(post.connection_id)
+    attempt = chunk.attempt + 1
+    head = {"v": FORMAT_VERSION, "id": chunk.broadcast_id, "payload": base64.b64encode(chunk.payload).decode("ascii")}
+    if attempt < int(ws_settings.BROADCAST_MAX_ATTEMPTS):
+        body = sign_chunk(json.dumps({**head, "to": to, "n": attempt}, separators=(",", ":")))
+        sqs_client().send_message(QueueUrl=ws_settings.BROADCAST_QUEUE_URL, MessageBody=body,
+                                  DelaySeconds=retry_delay(attempt))
+        return "retry"
+    dead_letters: str | None = ws_settings.BROADCAST_DEAD_LETTER_QUEUE_URL
+    if not dead_letters:
+        raise RuntimeError("no BROADCAST_DEAD_LETTER_QUEUE_URL to put the recipients that still fail")
+    # Attempts start again from 0 when somebody redrives it to the queue, once the cause is fixed.
+    body = sign_chunk(json.dumps({**head, "to": to, "n": 0, "attempts": attempt}, separators=(",", ":")))
+    sqs_client().send_message(QueueUrl=dead_letters, MessageBody=body)
+    return "dead-letter"
 
 
 def handle_sqs_event(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
@@ -275,8 +328,11 @@ def _handle(records: list[dict[str, Any]]) -> list[str]:
                                         concurrency=int(ws_settings.MAX_WORKERS),
                                         retries=int(ws_settings.MAX_RETRIES))
     gone: list[str] = []
+    counts = {observability.BROADCAST_RETRIED: 0, observability.BROADCAST_REFUSED: 0,
+              observability.BROADCAST_DEAD_LETTERED: 0}
     for chunk, results in zip(chunks, outcomes, strict=True):
         summary = SendResult()
+        retry: list[Any] = []
         for post, outcome in zip(chunk.posts, results, strict=True):
             if outcome.status == SENT:
                 summary.sent += 1
@@ -288,12 +344,32 @@ def _handle(records: list[dict[str, Any]]) -> list[str]:
                 summary.failed_ids.append(post.connection_id)
                 if outcome.status == FORBIDDEN:
                     logger.error("Broadcast chunk %s: @connections refused (403) %s: the function needs "
-                                 "execute-api:ManageConnections", chunk.message_id, post.endpoint)
+                                 "execute-api:ManageConnections; not retried", chunk.message_id, post.endpoint)
+                elif refused_for_good(outcome):
+                    logger.error("Broadcast chunk %s: @connections refused %s for good (%s); not retried",
+                                 chunk.message_id, post.connection_id, outcome.detail)
+                else:
+                    retry.append(post)
         observability.record_broadcast(summary)
-        if summary.failed:
+        counts[observability.BROADCAST_REFUSED] += summary.failed - len(retry)
+        if not retry:
+            continue
+        try:
+            where = _requeue(chunk, retry)
+        except Exception as exc:
+            # SQS delivers the whole chunk again: its recipients that got the message get it twice.
+            logger.warning("Broadcast chunk %s: %d sent, %d gone, %d failed; could not queue the %d to retry (%s), "
+                           "so SQS will deliver the whole chunk again", chunk.message_id, summary.sent,
+                           summary.gone, summary.failed, len(retry), exc)
             failures.append(chunk.message_id)
-            logger.warning("Broadcast chunk %s: %d sent, %d gone, %d failed; SQS will deliver it again",
-                           chunk.message_id, summary.sent, summary.gone, summary.failed)
+            continue
+        key = observability.BROADCAST_RETRIED if where == "retry" else observability.BROADCAST_DEAD_LETTERED
+        counts[key] += len(retry)
+        log = logger.warning if where == "retry" else logger.error
+        log("Broadcast chunk %s (delivery %d): %d sent, %d gone, %d failed; %d %s", chunk.message_id,
+            chunk.attempt + 1, summary.sent, summary.gone, summary.failed, len(retry),
+            "queued again" if where == "retry" else "still failing, sent to the dead-letter queue")
+    observability.record_counts(counts)
     if gone:
         mark_gone_and_announce(get_store(), gone)  # and presence groups they were in hear that they left
     return failures

@@ -36,6 +36,10 @@ DEFAULT_SERVICE = "django-websockets"
 CONNECTS, DISCONNECTS, MESSAGES = "Connects", "Disconnects", "Messages"
 CLIENT_ERRORS, SERVER_ERRORS, THROTTLES, COLD_START = "ClientErrors", "ServerErrors", "Throttles", "ColdStart"
 BROADCAST_SENT, BROADCAST_GONE, BROADCAST_FAILED = "BroadcastSent", "BroadcastGone", "BroadcastFailed"
+# The queue worker's failed recipients: queued again (retryable), refused for good (a 4xx other than 410 and 429:
+# never retried), and sent to the dead-letter queue after BROADCAST_MAX_ATTEMPTS.
+BROADCAST_RETRIED, BROADCAST_REFUSED, BROADCAST_DEAD_LETTERED = (
+    "BroadcastRetried", "BroadcastRefused", "BroadcastDeadLettered")
 # Broadcast chunks an SQS invocation handled, and those it handed back to SQS (batch item failures).
 QUEUE_CHUNKS, QUEUE_CHUNK_FAILURES = "QueueChunks", "QueueChunkFailures"
 _EVENT_KINDS = {"CONNECT": "connect", "DISCONNECT": "disconnect", "MESSAGE": "message"}
@@ -61,6 +65,19 @@ def record_broadcast(result: Any) -> None:
     for name, value in ((BROADCAST_SENT, result.sent), (BROADCAST_GONE, result.gone),
                         (BROADCAST_FAILED, result.failed)):
         metrics.add_metric(name=name, unit=MetricUnit.Count, value=value)
+
+
+def record_counts(counts: dict[str, int]) -> None:
+    """Add each non-zero count as a metric of that name (the broadcast worker's retried, refused and
+    dead-lettered recipients); nothing unless instrumented."""
+    metrics = _metrics
+    if metrics is None:
+        return
+    from aws_lambda_powertools.metrics import MetricUnit
+
+    for name, value in counts.items():
+        if value:
+            metrics.add_metric(name=name, unit=MetricUnit.Count, value=value)
 
 
 def _text(value: Any, limit: int = 256) -> str:

@@ -42,6 +42,7 @@ class Post:
 class Outcome:
     status: str
     detail: str = ""
+    http_status: int = 0  # of a failed post's last answer (0: no answer, a network error)
 
 
 def is_gone(error_type: str, status: int) -> bool:
@@ -159,6 +160,7 @@ class Sender:
     async def _post(self, post: Post, data: bytes, signer: PostSigner, concurrency: int, retries: int) -> Outcome:
         session = self._session(post.endpoint, concurrency)
         detail = ""
+        status = 0
         for attempt in range(retries + 1):
             url, headers = signer.headers(post.endpoint, post.connection_id)
             try:
@@ -174,19 +176,19 @@ class Sender:
             except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as error:
                 # A keep-alive connection the server closed, a timeout, a refused connection: the post may or
                 # may not have been delivered, so a retry can deliver it twice (at-least-once delivery).
-                detail = f"{type(error).__name__}: {error}"
+                detail, status = f"{type(error).__name__}: {error}", 0
             else:
                 if is_gone(error_type, status):
                     return Outcome(GONE)
                 detail = f"{status} {error_type or body[:200].decode('utf-8', 'replace')}"
                 if status == 403:
-                    return Outcome(FORBIDDEN, detail)
+                    return Outcome(FORBIDDEN, detail, status)
                 if status not in _RETRYABLE and error_type != "LimitExceededException":
                     break
             if attempt < retries:
                 await asyncio.sleep(_backoff(attempt))
         logger.warning("post_to_connection %s failed: %s", post.connection_id, detail)
-        return Outcome(FAILED, detail)
+        return Outcome(FAILED, detail, status)
 
 
 _sender: Sender | None = None

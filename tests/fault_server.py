@@ -1,7 +1,7 @@
 """A small real HTTP server speaking the @connections wire format, for faults moto cannot produce.
 
 The connection id picks the behaviour: ``gone-*`` -> 410 GoneException, ``forbidden-*`` -> 403
-ForbiddenException, ``big-*`` -> 413 PayloadTooLargeException, ``throttle<N>-*`` -> 429
+ForbiddenException, ``bad-*`` -> 400 BadRequestException, ``big-*`` -> 413 PayloadTooLargeException, ``throttle<N>-*`` -> 429
 LimitExceededException for the first N posts then 200, ``drop<N>-*`` -> the connection is closed without an
 answer for the first N posts, ``slow-*`` -> 200 after 50 ms, ``opening<N>-*`` -> 410 for the first N GETs and
 posts (a socket API Gateway has not opened yet), ``cut-*`` -> the post is delivered and its 200 status line and
@@ -95,6 +95,8 @@ class _Handler(BaseHTTPRequestHandler):
             return self._reply(410, "GoneException")
         if connection_id.startswith("forbidden-"):
             return self._reply(403, "ForbiddenException")
+        if connection_id.startswith("bad-"):
+            return self._reply(400, "BadRequestException")
         if connection_id.startswith("big-"):
             return self._reply(413, "PayloadTooLargeException")
         drop = re.match(r"^drop(\d+)-", connection_id)

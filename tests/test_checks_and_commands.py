@@ -72,11 +72,14 @@ def test_default_settings_pass() -> None:
         ({"CHANNELS_CONNECT_FLUSH_TIMEOUT": -1}, "E028"),
         ({"CONNECTION_CACHE_SIZE": -1}, "E010"),
         ({"BROADCAST_CHUNK_SIZE": 0}, "E010"),
+        ({"BROADCAST_MAX_ATTEMPTS": 0}, "E010"),
+        ({"BROADCAST_RETRY_DELAY": 901}, "E010"),
         ({"BROADCAST_QUEUE_THRESHOLD": "1000"}, "E010"),
         ({"CONNECTION_CACHE_TTL": 7200}, "E029"),
         ({"USER_REVALIDATE_INTERVAL": "60"}, "E029"),
         ({"BROADCAST_QUEUE_URL": "broadcasts"}, "E030"),
         ({"SQS_ENDPOINT_URL": 5000}, "E030"),
+        ({"BROADCAST_DEAD_LETTER_QUEUE_URL": "dead-letters"}, "E030"),
     ],
 )
 def test_bad_settings_are_reported(websockets: object, expected: str) -> None:

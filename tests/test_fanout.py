@@ -8,6 +8,7 @@ import base64
 import json
 import time
 import uuid
+from collections import Counter
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -18,7 +19,7 @@ import pytest
 from django.conf import settings
 from django.test import override_settings
 
-from django_aws_api_gateway_websockets import fanout
+from django_aws_api_gateway_websockets import fanout, observability
 from django_aws_api_gateway_websockets.gateway.sqs_poller import SqsPoller, SqsPollerConfig, failed_ids, sqs_event
 from django_aws_api_gateway_websockets.messaging import send_to_group
 from django_aws_api_gateway_websockets.store import Connection, get_store
@@ -211,39 +212,121 @@ def test_failed_ids_read_answers_as_lambda_does() -> None:
         assert failed_ids(unreadable, batch) == batch
 
 
-def test_a_chunk_that_keeps_failing_is_retried_by_sqs_then_lands_in_the_dead_letter_queue(
+def drain(queues: Queues, timeout: float = 30) -> list[Any]:
+    """Receive from the queue and hand each batch to the Lambda handler until the queue is empty, deleting what the
+    answer does not report failed (what Lambda's event source mapping does); the answers, in order."""
+    handler = default_handler()
+    answers = []
+    deadline = time.monotonic() + timeout
+    while queues.depth(queues.url):
+        assert time.monotonic() < deadline, "the queue never emptied"
+        event, messages = queues.receive_event()
+        if not messages:
+            continue
+        answer = handler(event, None)
+        answers.append(answer)
+        failed = {f["itemIdentifier"] for f in answer["batchItemFailures"]}
+        done = [m for m in messages if m["MessageId"] not in failed]
+        if done:
+            queues.client.delete_message_batch(QueueUrl=queues.url, Entries=[
+                {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(done)])
+    return answers
+
+
+def recipients_of(body: str) -> list[str]:
+    return [cid for ids in json.loads(body)["to"].values() for cid in ids]
+
+
+def test_only_the_recipients_that_can_still_succeed_are_retried_and_nobody_gets_a_duplicate(
+        queues: Queues, moto_server: str, fault_server: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """One chunk whose recipients fail in every way: the worker acknowledges it and queues a new chunk of only the
+    retryable failures (throttled, 5xx, dropped), so the others get the message exactly once; 400, 403 and 413 are
+    refused for good and never posted again; a recipient still failing after BROADCAST_MAX_ATTEMPTS deliveries goes
+    to the dead-letter queue, alone."""
+    ok = [f"ok-{i}=" for i in range(6)]
+    recovers = ["throttle2-a=", "drop2-b="]  # fail their first delivery (1 try + 1 retry), then get through
+    refused = ["bad-1=", "forbidden-1=", "big-1="]
+    members("mixed", [*ok, *recovers, *refused, "throttle999-z=", "gone-1="])
+    counted: Counter[str] = Counter()
+    monkeypatch.setattr(observability, "record_counts", counted.update)  # what the metrics would say
+    with queue_settings(queues, moto_server, fault_server.url, MAX_RETRIES=1, BROADCAST_CHUNK_SIZE=50,
+                        BROADCAST_MAX_ATTEMPTS=3, BROADCAST_RETRY_DELAY=0,
+                        BROADCAST_DEAD_LETTER_QUEUE_URL=queues.dlq_url):
+        result = send_to_group("mixed", {"text": "once"}, message_id="m-once")
+        assert result.enqueued is not None and result.enqueued.chunks == 1
+        answers = drain(queues)
+    assert answers and all(a == {"batchItemFailures": []} for a in answers)  # nothing redelivered in full
+    assert len(answers) == 3  # the chunk, then two chunks of retries (the last one ends in the dead-letter queue)
+    for cid in ok + recovers:
+        assert [json.loads(d) for d in fault_server.received[cid]] == [{"text": "once", "messageId": "m-once"}], cid
+    for cid in ok + refused:
+        assert fault_server.attempts[cid] == 1, cid  # posted once: never retried
+    assert fault_server.attempts["throttle2-a="] == 3 and fault_server.attempts["drop2-b="] == 3
+    assert fault_server.attempts["throttle999-z="] == 3 * 2  # 3 deliveries x (1 try + 1 retry)
+    assert get_store().get("gone-1=").connected is False  # type: ignore[union-attr]
+    dead = queues.client.receive_message(QueueUrl=queues.dlq_url, MaxNumberOfMessages=10)["Messages"]
+    assert len(dead) == 1 and recipients_of(dead[0]["Body"]) == ["throttle999-z="]
+    assert json.loads(dead[0]["Body"])["attempts"] == 3
+    assert counted == {"BroadcastRefused": 3, "BroadcastRetried": 2 + 1 + 1, "BroadcastDeadLettered": 1}
+    # Redriven to the queue (the body as it is in the dead-letter queue), it is a chunk like any other: its
+    # signature holds, and it gets BROADCAST_MAX_ATTEMPTS fresh deliveries.
+    fault_server.reset()
+    queues.client.send_message(QueueUrl=queues.url, MessageBody=dead[0]["Body"])
+    with queue_settings(queues, moto_server, fault_server.url, MAX_RETRIES=1, BROADCAST_MAX_ATTEMPTS=3,
+                        BROADCAST_RETRY_DELAY=0, BROADCAST_DEAD_LETTER_QUEUE_URL=queues.dlq_url):
+        assert all(a == {"batchItemFailures": []} for a in drain(queues))
+    assert fault_server.attempts["throttle999-z="] == 3 * 2
+
+
+def test_when_the_retry_cannot_be_queued_the_whole_chunk_is_handed_back_to_sqs(
         queues: Queues, moto_server: str, fault_server: Any) -> None:
-    """Through the local gateway's poller: a chunk whose posts stay throttled after every retry is reported as a
-    batch item failure, received again after the visibility timeout, and moved to the DLQ after maxReceiveCount."""
+    """If SQS refuses the chunk of retries (here: its queue was deleted), the original is reported failed so SQS
+    delivers it again: nothing is lost, and only then do its delivered recipients get it twice."""
+    members("fallback", ["ok-f1=", "ok-f2=", "ok-f3=", "throttle999-f="])
+    with queue_settings(queues, moto_server, fault_server.url, MAX_RETRIES=0, BROADCAST_RETRY_DELAY=0):
+        send_to_group("fallback", {"n": 1})
+        event, messages = queues.receive_event()
+    gone_queue = queues.client.create_queue(QueueName=f"deleted-{uuid.uuid4().hex[:8]}")["QueueUrl"]
+    queues.client.delete_queue(QueueUrl=gone_queue)
+    with queue_settings(queues, moto_server, fault_server.url, MAX_RETRIES=0, BROADCAST_QUEUE_URL=gone_queue):
+        answer = default_handler()(event, None)
+    assert answer == {"batchItemFailures": [{"itemIdentifier": messages[0]["MessageId"]}]}
+    assert len(fault_server.received["ok-f1="]) == 1
+
+
+def test_without_a_dead_letter_queue_url_sqs_redrive_takes_the_recipients_that_still_fail(
+        queues: Queues, moto_server: str, fault_server: Any) -> None:
+    """Through the local gateway's poller, with no BROADCAST_DEAD_LETTER_QUEUE_URL: the last chunk of retries is
+    reported as a batch item failure, received again after the visibility timeout, and moved to the DLQ after
+    maxReceiveCount by the queue's redrive policy. It holds only the stuck recipient: the others got it once."""
     members("stuck", ["ok-1=", "ok-2=", "ok-3=", "ok-4=", "throttle999-1="])
-    with queue_settings(queues, moto_server, fault_server.url, MAX_RETRIES=1):
+    with queue_settings(queues, moto_server, fault_server.url, MAX_RETRIES=1, BROADCAST_MAX_ATTEMPTS=2,
+                        BROADCAST_RETRY_DELAY=0):
         result = send_to_group("stuck", {"text": "stuck"})
         assert result.enqueued is not None and result.enqueued.chunks == 2
         handler = default_handler()
         executor = ThreadPoolExecutor(2)
 
-        async def run_until_dead_lettered() -> SqsPoller:
+        async def run_until_dead_lettered() -> None:
             poller = SqsPoller(SqsPollerConfig(queue_url=queues.url, endpoint_url=moto_server, concurrency=1),
                                handler, executor)
             await poller.start()
             try:
-                deadline = time.monotonic() + 20
+                deadline = time.monotonic() + 30
                 while queues.depth(queues.dlq_url) == 0 or queues.depth(queues.url):
                     assert time.monotonic() < deadline, "the chunk never reached the dead-letter queue"
                     await asyncio.sleep(0.2)
             finally:
                 await poller.stop()
-            return poller
 
-        poller = asyncio.run(run_until_dead_lettered())
+        asyncio.run(run_until_dead_lettered())
         executor.shutdown()
     dead = queues.client.receive_message(QueueUrl=queues.dlq_url, MaxNumberOfMessages=10)["Messages"]
-    assert len(dead) == 1 and "throttle999-1=" in dead[0]["Body"]
-    assert fault_server.attempts["throttle999-1="] == 4  # 2 receives x (1 try + 1 retry)
-    stuck_chunk = {cid for ids in json.loads(dead[0]["Body"])["to"].values() for cid in ids}
-    for cid in ("ok-1=", "ok-2=", "ok-3=", "ok-4="):  # at least once; the stuck chunk's others twice (reported)
-        assert len(fault_server.received[cid]) == (2 if cid in stuck_chunk else 1), cid
-    assert poller.batches == 2  # both chunks, then the stuck one again; the third receive moved it to the DLQ
+    assert len(dead) == 1 and recipients_of(dead[0]["Body"]) == ["throttle999-1="]
+    # 1 delivery of the chunk, then its retry chunk received twice (maxReceiveCount 2): 3 x (1 try + 1 retry)
+    assert fault_server.attempts["throttle999-1="] == 6
+    for cid in ("ok-1=", "ok-2=", "ok-3=", "ok-4="):
+        assert len(fault_server.received[cid]) == 1, cid
 
 
 def test_the_poller_polls_on_after_a_failed_delete(moto_server: str, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -155,3 +155,16 @@ def test_an_sqs_batch_of_broadcast_chunks_logs_one_line_and_counts_chunks(instru
     assert {name: value for name, (value, _dims) in metrics.items()
             if name.startswith(("Queue", "Broadcast"))} == {"QueueChunks": 2, "QueueChunkFailures": 1,
                                                              "BroadcastSent": 7, "BroadcastGone": 0, "BroadcastFailed": 1}
+
+
+def test_the_broadcast_workers_counts_are_metrics_when_not_zero(instrument: Any,
+                                                                capsys: pytest.CaptureFixture[str]) -> None:
+    def worker(event: Any, context: Any) -> Any:
+        observability.record_counts({observability.BROADCAST_REFUSED: 2, observability.BROADCAST_RETRIED: 0,
+                                     observability.BROADCAST_DEAD_LETTERED: 1})
+        return {"statusCode": 200, "body": "{}"}
+
+    instrument(worker)(CONNECTION.message_event('{"action": "post"}', "post"), Context())
+    _, metrics = emitted(capsys)
+    assert {name: value for name, (value, _dims) in metrics.items() if name.startswith("Broadcast")} == {
+        "BroadcastRefused": 2, "BroadcastDeadLettered": 1}

@@ -249,7 +249,12 @@ class DjangoWebSocketApi(Construct):
             self.broadcast_queue, batch_size=props.broadcast_batch_size, report_batch_item_failures=True,
             max_concurrency=props.broadcast_max_concurrency))
         self.broadcast_queue.grant_send_messages(self.function)
+        # The worker queues a chunk's retryable failures again (above), and puts the recipients still failing after
+        # BROADCAST_MAX_ATTEMPTS deliveries straight on the dead-letter queue.
+        self.broadcast_dead_letters.grant_send_messages(self.function)
         self.function.add_environment("WEBSOCKETS_BROADCAST_QUEUE_URL", self.broadcast_queue.queue_url)
+        self.function.add_environment("WEBSOCKETS_BROADCAST_DEAD_LETTER_QUEUE_URL",
+                                      self.broadcast_dead_letters.queue_url)
         self.function.add_environment("WEBSOCKETS_BROADCAST_QUEUE_THRESHOLD", str(props.broadcast_threshold))
 
     def _connections_arn(self) -> str:

@@ -90,7 +90,8 @@ def test_the_asset_handles_a_session_on_its_own(host_bundle: tuple[Path, str], r
     bundle, interpreter = host_bundle
     template_env = function_environment(assembly)
     tokens = {k for k, v in template_env.items() if not isinstance(v, str)}
-    assert tokens == {"WEBSOCKETS_ENDPOINT_URL", "WEBSOCKETS_BROADCAST_QUEUE_URL"}  # the values known at deploy time only
+    assert tokens == {"WEBSOCKETS_ENDPOINT_URL", "WEBSOCKETS_BROADCAST_QUEUE_URL",  # the values known at deploy time only
+                      "WEBSOCKETS_BROADCAST_DEAD_LETTER_QUEUE_URL"}
     environment = {k: v for k, v in template_env.items() if isinstance(v, str)}
     aws = {"endpoint_url": moto_server, "region_name": REGION}
     queue_url = boto3.client("sqs", **aws).create_queue(QueueName=f"standalone-{tmp_path.name[-8:]}")["QueueUrl"]

@@ -139,10 +139,15 @@ def test_the_broadcast_queue_feeds_the_alias_with_partial_batch_failures_and_bou
     on_main = [s for s in statements if json.dumps(s["Resource"]) == json.dumps({"Fn::GetAtt": [main_key, "Arn"]})]
     actions = {a for s in on_main for a in ([s["Action"]] if isinstance(s["Action"], str) else s["Action"])}
     assert {"sqs:SendMessage", "sqs:ReceiveMessage", "sqs:DeleteMessage"} <= actions
+    # The worker sends the recipients still failing after its attempts to the dead-letter queue itself.
+    on_dead = [s for s in statements if json.dumps(s["Resource"]) == json.dumps({"Fn::GetAtt": [dead_key, "Arn"]})]
+    dead_actions = {a for s in on_dead for a in ([s["Action"]] if isinstance(s["Action"], str) else s["Action"])}
+    assert "sqs:SendMessage" in dead_actions and "sqs:ReceiveMessage" not in dead_actions
     (function,) = [f for f in of_type(template, "AWS::Lambda::Function") if "Environment" in f
                    and "POWERTOOLS_SERVICE_NAME" in f["Environment"]["Variables"]]
     env = function["Environment"]["Variables"]
     assert env["WEBSOCKETS_BROADCAST_QUEUE_URL"] == {"Ref": main_key}
+    assert env["WEBSOCKETS_BROADCAST_DEAD_LETTER_QUEUE_URL"] == {"Ref": dead_key}
     assert env["WEBSOCKETS_BROADCAST_QUEUE_THRESHOLD"] == "500"
 
 
