@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import socket
 import struct
+import time
 
 import pytest
 from websockets.exceptions import ConnectionClosed
@@ -60,3 +61,39 @@ def test_presence_over_real_sockets_with_a_dropped_socket(feature_gateway: Gatew
         a_id = ask(a, {"action": "whoami"})["connectionId"]
         assert [m["connectionId"] for m in ask(a, {"action": "members", "room": "presence-e2e"})["members"]] == [a_id]
     assert feature_gateway.session(b_id)["disconnect_status_code"] == 1006
+
+
+def test_a_big_rooms_member_list_comes_in_pages_over_real_sockets(feature_gateway: Gateway) -> None:
+    """180 members with 150-character non-ASCII names (about 170 KB of JSON together, over API Gateway's 128 KB
+    message limit), written to the gateway's database as its store keeps them: the demo's "members" route answers
+    one page per frame, each under 128 KB, and following "next" lists every member exactly once."""
+    import sqlite3
+
+    room = "e2e-huge-" + struct.pack(">d", time.time()).hex()[-6:]
+    name = "\u0436" * 150
+    ids = [f"huge{i:04d}-{room[-6:]}=" for i in range(180)]
+    now = "2026-11-25 08:00:00"
+    with sqlite3.connect(feature_gateway.db_path) as db:
+        for cid in ids:
+            session = db.execute(
+                "INSERT INTO django_aws_api_gateway_websockets_websocketsession (connection_id, api_id, stage, "
+                "domain_name, user_name, auth_hash, connected, connected_at, last_seen, message_count, user_agent, "
+                "disconnect_reason, data, data_version) VALUES (?, '', '', '127.0.0.1', ?, '', 1, ?, ?, 0, '', '', "
+                "'{}', 0)", (cid, name, now, now)).lastrowid
+            db.execute("INSERT INTO django_aws_api_gateway_websockets_websocketgroupmembership (session_id, \"group\", "
+                       "joined_at) VALUES (?, ?, ?)", (session, f"room:{room}", now))
+    with connect(feature_gateway.ws_url, max_size=2**20) as ws:
+        frames, after = [], None
+        while True:
+            ws.send(json.dumps({"action": "members", "room": room, **({"after": after} if after else {})}))
+            frames.append(ws.recv(timeout=10))
+            page = json.loads(frames[-1])
+            assert page["route"] == "members" and len(frames) < 20, page.get("error")
+            after = page["next"]
+            if after is None:
+                break
+        listed = [m["connectionId"] for frame in frames for m in json.loads(frame)["members"]]
+        assert listed == sorted(ids) and len(frames) >= 3
+        assert all(len(frame.encode()) < 128 * 1024 for frame in frames)
+        assert ask(ws, {"action": "members", "room": room, "after": "../x"})["error"] == \
+            "'after' must be the 'next' cursor of a member page."
