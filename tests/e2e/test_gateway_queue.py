@@ -33,9 +33,21 @@ def test_a_room_broadcast_goes_through_the_queue_and_reaches_every_member(tmp_pa
                 ws.send(json.dumps({"action": "join", "room": "queued"}))
                 recv_until(ws, lambda m: m.get("route") == "join")
             sockets[0].send(json.dumps({"action": "post", "room": "queued", "text": "via SQS"}))
-            reply = recv_until(sockets[0], lambda m: m.get("route") == "post")
-            assert (reply["sent"], reply["queued"]) == (0, 8)  # the caller only queued it
-            for ws in sockets:  # (a generous wait: SQS is a moto server shared by the whole suite)
+            # The poster's reply and the queued message race (the gateway's poller can deliver the broadcast
+            # before the route's reply is back): read the poster's socket until both have come, in either order.
+            poster: dict[str, dict[str, Any]] = {}
+
+            def reply_and_message(message: dict[str, Any]) -> bool:
+                if message.get("route") == "post":
+                    poster["reply"] = message
+                elif message.get("type") == "message":
+                    poster["message"] = message
+                return len(poster) == 2
+
+            recv_until(sockets[0], reply_and_message, timeout=30)
+            assert (poster["reply"]["sent"], poster["reply"]["queued"]) == (0, 8)  # the caller only queued it
+            assert poster["message"]["text"] == "via SQS"
+            for ws in sockets[1:]:  # (a generous wait: SQS is a moto server shared by the whole suite)
                 assert recv_until(ws, lambda m: m.get("type") == "message", timeout=30)["text"] == "via SQS"
         log = queued.log_path.read_text()
         assert "Polling " in log and "queued: 8 recipients in 1 chunks" in log and "SQS batch of " in log
