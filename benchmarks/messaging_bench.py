@@ -29,9 +29,14 @@ def sink(delay_ms: float) -> Iterator[str]:
         process.wait(timeout=10)
 
 
-def posts_seen(url: str) -> int:
+def sink_stats(url: str) -> dict[str, float]:
+    """The sink's counters: posts it answered, and the CPU seconds its process has used."""
     with urllib.request.urlopen(f"{url}/_stats") as response:  # noqa: S310 - local benchmark sink
-        return int(json.load(response)["posts"])
+        return {key: float(value) for key, value in json.load(response).items()}
+
+
+def posts_seen(url: str) -> int:
+    return int(sink_stats(url)["posts"])
 
 
 def run(count: int, delay_ms: float) -> dict[str, float]:
@@ -60,10 +65,14 @@ def run(count: int, delay_ms: float) -> dict[str, float]:
             client.post_to_connection(ConnectionId=session.connection_id, Data=data)
         sequential_rate = sequential_n / (time.perf_counter() - start)
 
+        sink_before = sink_stats(url)
         start, cpu = time.perf_counter(), time.process_time()
         result = broadcast(sessions, payload)
         elapsed, cpu = time.perf_counter() - start, time.process_time() - cpu  # cpu: every thread of this process
-        delivered = posts_seen(url) - 1 - sequential_n
+        sink_after = sink_stats(url)
+        delivered = int(sink_after["posts"]) - 1 - sequential_n
+        # The sink's own CPU per post it answered: 1 / that is the most it can absorb on one free core.
+        sink_cpu = (sink_after["cpu_seconds"] - sink_before["cpu_seconds"]) / max(1, delivered)
         # Memory is measured in a second, traced run: tracing slows allocation too much to time it.
         tracemalloc.start()
         broadcast(sessions, payload)
@@ -74,6 +83,8 @@ def run(count: int, delay_ms: float) -> dict[str, float]:
         "broadcast_rate": result.sent / elapsed,
         "cpu_per_post_ms": cpu / count * 1000,
         "sequential_rate": sequential_rate,
+        "sink_cpu_per_post_ms": sink_cpu * 1000,
+        "sink_capacity": 1 / sink_cpu if sink_cpu > 0 else float("inf"),
         "sent": result.sent,
         "lost": count - delivered,
         "traced_peak_mb": traced_peak / 2**20,
