@@ -5,13 +5,18 @@ broadcast has in common: the payload's SHA-256, the signed headers (Host, X-Amz-
 credential scope and the signing key (derived with four HMACs from the secret, the date, the region and the
 service: AWS documents it as valid for that day, region and service). :class:`PostSigner` asks botocore's
 ``SigV4Auth`` for all of that once per endpoint and second (X-Amz-Date has one-second resolution), using a
-template request, and per post computes only what depends on the connection id: the canonical path (botocore's
-own normalisation and quoting), the SHA-256 of the canonical request and the final HMAC (botocore's ``_sign``).
+template request, and per post computes only what depends on the connection id: the canonical path, the SHA-256
+of the canonical request and the final HMAC (botocore's ``_sign``). The canonical path is botocore's normalisation
+and quoting of the template's path with a marker segment in the id's place; an id of API Gateway's alphabet
+(letters, digits, ``+/=_-``, never a dot segment) only replaces that marker, quoted as botocore would quote it
+(``+/=`` percent-encoded in the URL, and each ``%`` once more in the canonical path); any other id goes through
+botocore's own path normalisation.
 No cryptography is written here; a test checks the headers against ``add_auth`` byte for byte.
 """
 
 from __future__ import annotations
 
+import re
 import time
 from dataclasses import dataclass
 from hashlib import sha256
@@ -24,6 +29,8 @@ from botocore.awsrequest import AWSRequest
 
 SERVICE = "execute-api"
 _MARKER = "SIGV4PATHMARKER"
+# Connection ids whose quoting is three plain replacements (quote(id, safe="") leaves the rest as it is).
+_ID_ALPHABET = re.compile(r"[A-Za-z0-9+/=_-]+")
 
 
 class _SharedPartsSigV4Auth(SigV4Auth):
@@ -59,6 +66,7 @@ class _Template:
     timestamp: str
     base_path: str  # the endpoint's path ("" or "/stage")
     canonical_rest: str  # the canonical request after its path line (query, headers, signed headers, payload)
+    canonical_path_prefix: str  # botocore's canonical path of base_path + "/@connections/" (the id follows)
     string_to_sign_prefix: str
     authorization_prefix: str
     headers: dict[str, str]
@@ -79,9 +87,13 @@ class PostSigner:
         template = self._templates.get(endpoint)
         if template is None or template.second != now:
             template = self._templates[endpoint] = self._template(endpoint, now)
-        quoted = quote(connection_id, safe="")
-        canonical = f"POST\n{self._auth._normalize_url_path(template.base_path + '/@connections/' + quoted)}\n" \
-                    f"{template.canonical_rest}"
+        if _ID_ALPHABET.fullmatch(connection_id):
+            quoted = connection_id.replace("+", "%2B").replace("/", "%2F").replace("=", "%3D")
+            path = template.canonical_path_prefix + quoted.replace("%", "%25")
+        else:
+            quoted = quote(connection_id, safe="")
+            path = self._auth._normalize_url_path(template.base_path + "/@connections/" + quoted)
+        canonical = f"POST\n{path}\n{template.canonical_rest}"
         string_to_sign = template.string_to_sign_prefix + sha256(canonical.encode("utf-8")).hexdigest()
         signature = self._auth._sign(self._auth.signing_key(template.date), string_to_sign, hex=True)
         return f"{endpoint}/@connections/{quoted}", {**template.headers,
@@ -94,13 +106,13 @@ class PostSigner:
         request.context["timestamp"] = botocore.auth.get_current_datetime().strftime(SIGV4_TIMESTAMP)
         auth._modify_request_before_signing(request)
         method, path_line, rest = auth.canonical_request(request).split("\n", 2)
-        assert method == "POST" and path_line.endswith(_MARKER), path_line
+        assert method == "POST" and path_line.endswith("/" + _MARKER), path_line
         sts = auth.string_to_sign(request, "")
         prefix = sts[: sts.rindex("\n") + 1]
         signed = auth.signed_headers(auth.headers_to_sign(request))
         return _Template(
             second=second, timestamp=request.context["timestamp"], base_path=urlsplit(endpoint).path.rstrip("/"),
-            canonical_rest=rest, string_to_sign_prefix=prefix,
+            canonical_rest=rest, canonical_path_prefix=path_line[: -len(_MARKER)], string_to_sign_prefix=prefix,
             authorization_prefix=f"AWS4-HMAC-SHA256 Credential={auth.scope(request)}, SignedHeaders={signed}, Signature=",
             headers={k: v if isinstance(v, str) else v.decode() for k, v in request.headers.items()},
             date=request.context["timestamp"][0:8],

@@ -11,6 +11,8 @@ import pytest
 from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from django_aws_api_gateway_websockets.signing import PostSigner
 
@@ -53,3 +55,17 @@ def test_a_new_day_gets_a_new_key_and_timestamp(monkeypatch: pytest.MonkeyPatch)
         url, headers = signer.headers(endpoint, "abc=")
         assert headers == botocore_headers(credentials, url, b"{}")
         assert headers["X-Amz-Date"] == when.strftime("%Y%m%dT%H%M%SZ")
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(cid=st.text(alphabet="ABCXYZabcxyz0189+/=_-%.~ ü", min_size=1, max_size=40),
+       endpoint=st.sampled_from([*ENDPOINTS, "https://chat.example.com/a/./b/../v1/", "http://127.0.0.1:8000/"]))
+def test_headers_match_add_auth_for_any_id(monkeypatch: pytest.MonkeyPatch, cid: str, endpoint: str) -> None:
+    """Ids of API Gateway's alphabet take the signer's fast path (the canonical path from the template's); the
+    rest go through botocore's normalisation: both sign what add_auth signs."""
+    freeze(monkeypatch, datetime.datetime(2026, 11, 24, 12, 0, 0))
+    credentials = Credentials("AKIDEXAMPLE", "secret", "token").get_frozen_credentials()
+    signer = PostSigner(credentials, "eu-west-1", b'{"n":1}')
+    url, headers = signer.headers(endpoint.rstrip("/"), cid)
+    assert url == f"{endpoint.rstrip('/')}/@connections/{quote(cid, safe='')}"
+    assert headers == botocore_headers(credentials, url, b'{"n":1}')
