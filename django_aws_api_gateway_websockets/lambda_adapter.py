@@ -159,7 +159,7 @@ class WebSocketEventTranslator:
         body, is_base64, length = _body(event) if event_type == MESSAGE else ("", False, 0)
         headers = _client_headers(event) if event_type == CONNECT else {}
         trace = headers.get("X-Amzn-Trace-Id") or ""
-        if not _TRACE_RE.match(trace):
+        if not trace or not _TRACE_RE.match(trace):
             request_id = context.get("requestId")
             trace = f"Root=1-{request_id}" if isinstance(request_id, str) and _TRACE_RE.match(request_id) else "Root=1-0"
         headers = {k: v for k, v in headers.items() if _normalised(k) != "x-amzn-trace-id"}
@@ -291,11 +291,13 @@ def _marked(wsgi_app: Any) -> Any:
 
         result = wsgi_app(environ, capture)
         status, headers, exc_info = started
+        if environ.get(ANSWERED_KEY):  # the view's own answer (every event that reached it)
+            start_response(status, headers, exc_info)
+            return result
         content_type = next((v for k, v in headers if k.lower() == "content-type"), "")
         code = int(status[:3])
-        if environ.get(ANSWERED_KEY) or (code >= 400 and content_type.startswith("application/json")):
-            if not environ.get(ANSWERED_KEY):
-                logger.warning("WebSocket event answered %s before reaching the WebSocket view", status)
+        if code >= 400 and content_type.startswith("application/json"):
+            logger.warning("WebSocket event answered %s before reaching the WebSocket view", status)
             start_response(status, headers, exc_info)
             return result
         # Django or a middleware answered before the view ran: a socket gets a JSON error, never a page (a

@@ -23,7 +23,8 @@ from .conf import ws_settings
 
 app_name = "websockets"
 
-KIND_PATHS = {"connect": "connect", "disconnect": "disconnect", "message": "messages"}
+# Messages first: Django tries the patterns in order, and most events are messages.
+KIND_PATHS = {"message": "messages", "connect": "connect", "disconnect": "disconnect"}
 
 
 def websocket_urls(view_class: Any, **initkwargs: Any) -> tuple[list[URLPattern], str]:

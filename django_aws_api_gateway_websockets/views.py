@@ -16,6 +16,7 @@ from django.contrib.auth.decorators import login_not_required
 from django.contrib.auth.models import AnonymousUser
 from django.core.exceptions import BadRequest, PermissionDenied, SuspiciousOperation, ValidationError
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBadRequest, JsonResponse
+from django.http.response import HttpResponseBase
 from django.utils.asyncio import async_unsafe
 from django.utils.decorators import classonlymethod
 from django.views import View
@@ -115,15 +116,15 @@ def _identity_user_agent(context: dict[str, Any]) -> str:
     return value if isinstance(value, str) else ""
 
 
-_META_KEYS: dict[tuple[str, ...], tuple[str, ...]] = {}
+_META_KEYS: dict[tuple[str, ...], frozenset[str]] = {}
 
 
-def _meta_keys(names: list[str]) -> tuple[str, ...]:
+def _meta_keys(names: list[str]) -> frozenset[str]:
     """The ``request.META`` keys of these header names, computed once per list of names (every event checks them)."""
     key = tuple(names)
     found = _META_KEYS.get(key)
     if found is None:
-        found = _META_KEYS[key] = tuple(meta_key(name) for name in names)
+        found = _META_KEYS[key] = frozenset(meta_key(name) for name in names)
     return found
 
 
@@ -317,7 +318,7 @@ class WebSocketView(View):
         (:func:`~django_aws_api_gateway_websockets.aio.run_async`) while this thread serves its
         ``sync_to_async`` calls; whatever it raises reaches :meth:`handle_exception`."""
         response = handler(request, *args, **kwargs)
-        if inspect.isawaitable(response):
+        if not isinstance(response, HttpResponseBase) and inspect.isawaitable(response):
             response = run_async(_awaited, response)
         return response  # type: ignore[no-any-return]
 
@@ -352,8 +353,8 @@ class WebSocketView(View):
         meta = request.META
         keys = _meta_keys(self.required_headers)
         if self.route_kind == CONNECT:
-            keys += _meta_keys(self.required_connection_headers)
-        if not all(key in meta for key in keys):
+            keys |= _meta_keys(self.required_connection_headers)
+        if not meta.keys() >= keys:  # every required header is there (one set comparison, in C)
             return self.missing_headers(request, *args, **kwargs)
         if not header(request, "User-Agent").startswith(self.expected_useragent_prefix):
             return self.invalid_useragent(request, *args, **kwargs)
