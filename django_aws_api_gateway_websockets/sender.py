@@ -80,7 +80,10 @@ class Sender:
             connector = aiohttp.TCPConnector(limit=limit, keepalive_timeout=60, ttl_dns_cache=300)
             timeout = aiohttp.ClientTimeout(total=15, connect=5)
             # No cookies (API Gateway sets none) and no decompression (the answers are tiny): less work per post.
-            session = aiohttp.ClientSession(connector=connector, timeout=timeout, skip_auto_headers=["User-Agent"],
+            # Nor Accept / Accept-Encoding: the answers are not decompressed, so none is asked for compressed (as
+            # boto3, which sends no Accept and asks for identity); two headers fewer to build per post.
+            session = aiohttp.ClientSession(connector=connector, timeout=timeout,
+                                            skip_auto_headers=["User-Agent", "Accept", "Accept-Encoding"],
                                             cookie_jar=aiohttp.DummyCookieJar(), auto_decompress=False)
             self._sessions[endpoint] = session
         return session

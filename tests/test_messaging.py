@@ -240,3 +240,13 @@ def test_broadcast_signs_exactly_as_boto3(fault_server: Any, monkeypatch: pytest
     assert fault_server.paths[-1] == path_boto3 == "/@connections/ok-sig%3D"
     assert fault_server.headers[-1]["Authorization"] == seen[0]["Authorization"]
     assert fault_server.headers[-1]["X-Amz-Security-Token"] == seen[0]["X-Amz-Security-Token"] == "testing"
+
+
+def test_broadcast_posts_ask_for_no_compressed_answer(fault_server: Any) -> None:
+    """The sender never decompresses an answer (an error body goes into the failure's detail as it came), so it
+    asks for none compressed, as boto3 does not either: no Accept-Encoding (identity), no Accept, no User-Agent."""
+    with at(fault_server.url):
+        assert broadcast(make_sessions("ok-plain="), {"a": 1}).sent == 1
+    sent = {name.lower() for name in fault_server.headers[-1]}
+    assert not sent & {"accept-encoding", "accept", "user-agent"}, sent
+    assert {"host", "x-amz-date", "authorization", "content-length"} <= sent
