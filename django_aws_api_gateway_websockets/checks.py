@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import re
 from typing import Any
+from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.core.checks import CheckMessage, Error, Tags, Warning, register
@@ -19,6 +20,11 @@ _ID = "django_aws_api_gateway_websockets"
 
 def _error(n: int, msg: str, hint: str | None = None) -> Error:
     return Error(msg, hint=hint, id=f"{_ID}.E{n:03d}")
+
+
+def _queue_path(url: str) -> str:
+    """``/<account>/<queue name>`` of an SQS queue URL (the same queue whichever of SQS's host names it uses)."""
+    return urlsplit(url).path.rstrip("/") or url
 
 
 @register(Tags.security, Tags.compatibility)
@@ -97,6 +103,14 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]
         if value is not None and (not isinstance(value, str) or not value.startswith(("http://", "https://"))):
             errors.append(_error(30, f"WEBSOCKETS[{key!r}] must be an http(s) URL or None, not {value!r}.",
                                  hint="The queue URL SQS gives (https://sqs.<region>.amazonaws.com/<account>/<name>)."))
+    queue, dead_letters = ws_settings.BROADCAST_QUEUE_URL, ws_settings.BROADCAST_DEAD_LETTER_QUEUE_URL
+    if isinstance(queue, str) and isinstance(dead_letters, str) and _queue_path(queue) == _queue_path(dead_letters):
+        # The worker would put the recipients that keep failing back on the queue they came from, with fresh
+        # attempts: they would be retried forever, never dead-lettered.
+        errors.append(_error(32, "WEBSOCKETS['BROADCAST_DEAD_LETTER_QUEUE_URL'] is the broadcast queue itself "
+                                 f"({dead_letters!r}): recipients that keep failing would be retried forever.",
+                             hint="Set it to the queue's dead-letter queue (the construct's broadcast_dead_letters), "
+                                  "or None."))
     for key in ("CONNECTION_CACHE_TTL", "USER_REVALIDATE_INTERVAL"):
         value = getattr(ws_settings, key)
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 3600:

@@ -80,6 +80,8 @@ def test_default_settings_pass() -> None:
         ({"BROADCAST_QUEUE_URL": "broadcasts"}, "E030"),
         ({"SQS_ENDPOINT_URL": 5000}, "E030"),
         ({"BROADCAST_DEAD_LETTER_QUEUE_URL": "dead-letters"}, "E030"),
+        ({"BROADCAST_QUEUE_URL": "https://sqs.eu-west-1.amazonaws.com/123456789012/b",
+          "BROADCAST_DEAD_LETTER_QUEUE_URL": "https://eu-west-1.queue.amazonaws.com/123456789012/b/"}, "E032"),
     ],
 )
 def test_bad_settings_are_reported(websockets: object, expected: str) -> None:
