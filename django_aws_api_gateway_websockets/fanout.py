@@ -10,7 +10,7 @@ and only if it can succeed: the recipients whose posts failed for a reason that 
 error) go back on the queue as a new signed chunk holding only them, with an attempt counter and a growing
 ``DelaySeconds``, and the original chunk is acknowledged, so the recipients that got the message never get it
 again. A recipient refused for good (a 4xx other than 410 and 429: 400, 403, 413) is logged and counted, never
-retried. After ``BROADCAST_MAX_ATTEMPTS`` deliveries the recipients still failing go to the dead-letter queue
+retried, and kept in the dead-letter queue (a 403 passes once the function's permission is fixed). After ``BROADCAST_MAX_ATTEMPTS`` deliveries the recipients still failing go to the dead-letter queue
 (``BROADCAST_DEAD_LETTER_QUEUE_URL``). Only if SQS refuses that new chunk is the original one reported as a batch
 item failure, so SQS delivers it again in full (its recipients that got it then get it twice: delivery stays at
 least once; send with ``message_id=True`` so clients can drop duplicates); unreadable chunks are reported too,
@@ -266,26 +266,35 @@ def retry_delay(attempt: int) -> int:
     return int(min(_MAX_DELAY_SECONDS, base * 2 ** max(0, attempt - 1)))
 
 
+def _chunk_body(chunk: _Chunk, posts: list[Any], **more: Any) -> str:
+    """A new signed chunk of ``chunk``'s payload for ``posts`` (some of its recipients), with ``more`` keys."""
+    to: dict[str, list[str]] = {}
+    for post in posts:
+        to.setdefault(post.endpoint, []).append(post.connection_id)
+    head = {"v": FORMAT_VERSION, "id": chunk.broadcast_id, "payload": base64.b64encode(chunk.payload).decode("ascii")}
+    return sign_chunk(json.dumps({**head, "to": to, **more}, separators=(",", ":")))
+
+
+def _dead_letter(chunk: _Chunk, posts: list[Any], **more: Any) -> None:
+    """Put ``posts`` on BROADCAST_DEAD_LETTER_QUEUE_URL as a new signed chunk whose attempts start again from 0
+    when somebody redrives it to the queue, once the cause is fixed; raises when there is no such queue or SQS
+    refused it."""
+    dead_letters: str | None = ws_settings.BROADCAST_DEAD_LETTER_QUEUE_URL
+    if not dead_letters:
+        raise RuntimeError("no BROADCAST_DEAD_LETTER_QUEUE_URL to put the recipients that still fail")
+    sqs_client().send_message(QueueUrl=dead_letters, MessageBody=_chunk_body(chunk, posts, n=0, **more))
+
+
 def _requeue(chunk: _Chunk, failed: list[Any]) -> str:
     """Put ``failed`` (the chunk's recipients to try again) on the queue as a new signed chunk; after
     BROADCAST_MAX_ATTEMPTS deliveries, on the dead-letter queue instead. Returns where it went ("retry",
     "dead-letter"); raises when SQS refused it or there is no dead-letter queue to send it to."""
-    to: dict[str, list[str]] = {}
-    for post in failed:
-        to.setdefault(post.endpoint, []).append(post.connection_id)
     attempt = chunk.attempt + 1
-    head = {"v": FORMAT_VERSION, "id": chunk.broadcast_id, "payload": base64.b64encode(chunk.payload).decode("ascii")}
     if attempt < int(ws_settings.BROADCAST_MAX_ATTEMPTS):
-        body = sign_chunk(json.dumps({**head, "to": to, "n": attempt}, separators=(",", ":")))
-        sqs_client().send_message(QueueUrl=ws_settings.BROADCAST_QUEUE_URL, MessageBody=body,
-                                  DelaySeconds=retry_delay(attempt))
+        sqs_client().send_message(QueueUrl=ws_settings.BROADCAST_QUEUE_URL, MessageBody=_chunk_body(
+            chunk, failed, n=attempt), DelaySeconds=retry_delay(attempt))
         return "retry"
-    dead_letters: str | None = ws_settings.BROADCAST_DEAD_LETTER_QUEUE_URL
-    if not dead_letters:
-        raise RuntimeError("no BROADCAST_DEAD_LETTER_QUEUE_URL to put the recipients that still fail")
-    # Attempts start again from 0 when somebody redrives it to the queue, once the cause is fixed.
-    body = sign_chunk(json.dumps({**head, "to": to, "n": 0, "attempts": attempt}, separators=(",", ":")))
-    sqs_client().send_message(QueueUrl=dead_letters, MessageBody=body)
+    _dead_letter(chunk, failed, attempts=attempt)
     return "dead-letter"
 
 
@@ -333,6 +342,7 @@ def _handle(records: list[dict[str, Any]]) -> list[str]:
     for chunk, results in zip(chunks, outcomes, strict=True):
         summary = SendResult()
         retry: list[Any] = []
+        refused: list[Any] = []
         for post, outcome in zip(chunk.posts, results, strict=True):
             if outcome.status == SENT:
                 summary.sent += 1
@@ -345,13 +355,26 @@ def _handle(records: list[dict[str, Any]]) -> list[str]:
                 if outcome.status == FORBIDDEN:
                     logger.error("Broadcast chunk %s: @connections refused (403) %s: the function needs "
                                  "execute-api:ManageConnections; not retried", chunk.message_id, post.endpoint)
+                    refused.append(post)
                 elif refused_for_good(outcome):
                     logger.error("Broadcast chunk %s: @connections refused %s for good (%s); not retried",
                                  chunk.message_id, post.connection_id, outcome.detail)
+                    refused.append(post)
                 else:
                     retry.append(post)
         observability.record_broadcast(summary)
-        counts[observability.BROADCAST_REFUSED] += summary.failed - len(retry)
+        counts[observability.BROADCAST_REFUSED] += len(refused)
+        if refused and ws_settings.BROADCAST_DEAD_LETTER_QUEUE_URL:
+            # Not retried (no retry can pass), but not dropped either: a 403 passes once the function's permission
+            # is fixed, and the dead-letter queue's alarm tells somebody; redrive it then.
+            try:
+                _dead_letter(chunk, refused, attempts=chunk.attempt + 1, refused=True)
+            except Exception as exc:
+                logger.warning("Broadcast chunk %s: could not put the %d refused recipient(s) on the dead-letter "
+                               "queue (%s), so SQS will deliver the whole chunk again", chunk.message_id,
+                               len(refused), exc)
+                failures.append(chunk.message_id)
+                continue
         if not retry:
             continue
         try:

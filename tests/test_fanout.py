@@ -264,14 +264,19 @@ def test_only_the_recipients_that_can_still_succeed_are_retried_and_nobody_gets_
     assert fault_server.attempts["throttle2-a="] == 3 and fault_server.attempts["drop2-b="] == 3
     assert fault_server.attempts["throttle999-z="] == 3 * 2  # 3 deliveries x (1 try + 1 retry)
     assert get_store().get("gone-1=").connected is False  # type: ignore[union-attr]
-    dead = queues.client.receive_message(QueueUrl=queues.dlq_url, MaxNumberOfMessages=10)["Messages"]
-    assert len(dead) == 1 and recipients_of(dead[0]["Body"]) == ["throttle999-z="]
-    assert json.loads(dead[0]["Body"])["attempts"] == 3
+    bodies = {tuple(recipients_of(m["Body"])): m["Body"] for m in queues.client.receive_message(
+        QueueUrl=queues.dlq_url, MaxNumberOfMessages=10, WaitTimeSeconds=1)["Messages"]}
+    dead = {recipients: json.loads(body) for recipients, body in bodies.items()}
+    # The refused recipients are not retried but kept (a 403 passes once the permission is fixed), and the one
+    # still failing after BROADCAST_MAX_ATTEMPTS deliveries, alone.
+    assert sorted(dead) == [("bad-1=", "forbidden-1=", "big-1="), ("throttle999-z=",)]
+    assert dead[("throttle999-z=",)]["attempts"] == 3 and "refused" not in dead[("throttle999-z=",)]
+    assert dead[("bad-1=", "forbidden-1=", "big-1=")]["refused"] is True
     assert counted == {"BroadcastRefused": 3, "BroadcastRetried": 3 + 1, "BroadcastDeadLettered": 1}
     # Redriven to the queue (the body as it is in the dead-letter queue), it is a chunk like any other: its
     # signature holds, and it gets BROADCAST_MAX_ATTEMPTS fresh deliveries.
     fault_server.reset()
-    queues.client.send_message(QueueUrl=queues.url, MessageBody=dead[0]["Body"])
+    queues.client.send_message(QueueUrl=queues.url, MessageBody=bodies[("throttle999-z=",)])
     with queue_settings(queues, moto_server, fault_server.url, MAX_RETRIES=1, BROADCAST_MAX_ATTEMPTS=3,
                         BROADCAST_RETRY_DELAY=0, BROADCAST_DEAD_LETTER_QUEUE_URL=queues.dlq_url):
         assert all(a == {"batchItemFailures": []} for a in drain(queues))
@@ -292,6 +297,23 @@ def test_when_the_retry_cannot_be_queued_the_whole_chunk_is_handed_back_to_sqs(
         answer = default_handler()(event, None)
     assert answer == {"batchItemFailures": [{"itemIdentifier": messages[0]["MessageId"]}]}
     assert len(fault_server.received["ok-f1="]) == 1
+
+
+def test_refused_recipients_the_dead_letter_queue_cannot_take_hand_the_chunk_back_to_sqs(
+        queues: Queues, moto_server: str, fault_server: Any) -> None:
+    """A recipient refused for good is kept in the dead-letter queue; if SQS refuses that too (here: the queue was
+    deleted), the original is reported failed so SQS delivers it again (or redrives it): never dropped silently."""
+    members("refused", ["ok-r1=", "ok-r2=", "ok-r3=", "forbidden-r="])
+    with queue_settings(queues, moto_server, fault_server.url, MAX_RETRIES=0):
+        send_to_group("refused", {"n": 1})
+        event, messages = queues.receive_event()
+    gone_queue = queues.client.create_queue(QueueName=f"deleted-{uuid.uuid4().hex[:8]}")["QueueUrl"]
+    queues.client.delete_queue(QueueUrl=gone_queue)
+    with queue_settings(queues, moto_server, fault_server.url, MAX_RETRIES=0,
+                        BROADCAST_DEAD_LETTER_QUEUE_URL=gone_queue):
+        answer = default_handler()(event, None)
+    assert answer == {"batchItemFailures": [{"itemIdentifier": messages[0]["MessageId"]}]}
+    assert fault_server.attempts["forbidden-r="] == 1
 
 
 def test_without_a_dead_letter_queue_url_sqs_redrive_takes_the_recipients_that_still_fail(
