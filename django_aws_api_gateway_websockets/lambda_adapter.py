@@ -47,11 +47,11 @@ _SYNTHESISED = (
     "content-type",
     "connection",
 )
-_HOST_RE = re.compile(r"^[A-Za-z0-9.-]{1,253}(:\d{1,5})?$|^\[[0-9A-Fa-f:.]+\](:\d{1,5})?$")
-_TRACE_RE = re.compile(r"^[A-Za-z0-9=;:_.-]{1,256}$")
+_HOST_RE = re.compile(r"^[A-Za-z0-9.-]{1,253}(:\d{1,5})?\Z|^\[[0-9A-Fa-f:.]+\](:\d{1,5})?\Z")
+_TRACE_RE = re.compile(r"^[A-Za-z0-9=;:_.-]{1,256}\Z")
 # API Gateway's own values: ids of letters and digits, stage names of letters, digits, "-" and "_".
-_API_ID_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
-_STAGE_RE = re.compile(r"^\$?[A-Za-z0-9_-]{1,128}$")
+_API_ID_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}\Z")
+_STAGE_RE = re.compile(r"^\$?[A-Za-z0-9_-]{1,128}\Z")
 
 
 class BadEvent(ValueError):

@@ -23,7 +23,8 @@ EVENT_TYPE_KEY = "django_aws_api_gateway_websockets.event_type"
 ANSWERED_KEY = "django_aws_api_gateway_websockets.answered"
 
 # What a connection id can look like: API Gateway's are 16 characters of base64 ("L0SM9cOFvHcCIhw=").
-CONNECTION_ID_RE = re.compile(r"^[A-Za-z0-9+/=_-]{1,128}$")
+# \Z, not $: "$" also matches before a trailing newline, so "abc=\n" would pass.
+CONNECTION_ID_RE = re.compile(r"^[A-Za-z0-9+/=_-]{1,128}\Z")
 
 UNTRUSTED_MESSAGE = (
     "Forbidden: this request did not come from API Gateway. WebSocket events are accepted when they come "

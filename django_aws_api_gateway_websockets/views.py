@@ -86,7 +86,7 @@ def connect_token(request: HttpRequest) -> JsonResponse:
 
 
 # What a client may send as its request id (echoed in the reply): short, and safe to put in JSON as it is.
-_REQUEST_ID_RE = re.compile(r"^[A-Za-z0-9_.:\-]{1,64}$")
+_REQUEST_ID_RE = re.compile(r"^[A-Za-z0-9_.:\-]{1,64}\Z")
 _MAX_INT_REQUEST_ID = 2**53 - 1  # the largest integer a JavaScript number holds exactly
 
 

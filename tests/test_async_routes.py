@@ -88,7 +88,7 @@ def test_request_ids_are_echoed_in_replies_and_errors(handler: Any) -> None:
     refused = ws.send({"action": "post", "room": "x", "text": "hi", "requestId": "r-2"})
     assert (refused.status_code, refused.json()) == (403, {"requestId": "r-2", "error": "Join the room before posting to it."})
     assert ws.send({"action": "nope", "requestId": "r-3"}).json()["requestId"] == "r-3"  # the default handler's reply
-    for bad in ("", "x" * 65, "a b", "<script>", -1, 2**53, 1.5, True, None, [], {"a": 1}):
+    for bad in ("", "x" * 65, "a b", "r-1\n", "<script>", -1, 2**53, 1.5, True, None, [], {"a": 1}):
         reply = ws.send({"action": "echo", "requestId": bad})
         assert reply.status_code == 400 and "requestId" in reply.json()["error"], bad
         assert "requestId" not in reply.json()

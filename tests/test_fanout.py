@@ -144,11 +144,12 @@ def test_unreadable_records_are_failures_and_the_rest_is_delivered(fault_server:
                {"messageId": "m-far", "body": chunk({"http://attacker.example": ["ok-x="]}), "eventSource": "aws:sqs"},
                {"messageId": "m-ids", "body": chunk({fault_server.url: [1, None, "a b", "x" * 200]}),
                 "eventSource": "aws:sqs"},
+               {"messageId": "m-nl", "body": chunk({fault_server.url: ["ok-nl=\n"]}), "eventSource": "aws:sqs"},
                {"messageId": "m-type", "body": {"v": 1}, "eventSource": "aws:sqs"}]
     with override_settings(WEBSOCKETS={**settings.WEBSOCKETS, "ENDPOINT_URL": None}):
         answer = default_handler()({"Records": records}, None)
     assert answer == {"batchItemFailures": [{"itemIdentifier": m} for m in
-                                            ("m-bad", "m-b64", "m-v9", "m-far", "m-ids", "m-type")]}
+                                            ("m-bad", "m-b64", "m-v9", "m-far", "m-ids", "m-nl", "m-type")]}
     assert dict(fault_server.received) == {"ok-r1=": [b'{"a":1}']}
 
 

@@ -182,7 +182,8 @@ def test_a_big_rooms_member_list_comes_in_pages_each_under_api_gateways_limit(en
     assert all(len(page.json()["members"]) <= presence_module.DEFAULT_PAGE_SIZE for page in pages)
 
 
-@pytest.mark.parametrize("body", [{"after": 7}, {"after": "not a cursor!"}, {"after": ["x"]}, {"after": "x" * 200}])
+@pytest.mark.parametrize("body", [{"after": 7}, {"after": "not a cursor!"}, {"after": ["x"]}, {"after": "x" * 200},
+                                  {"after": "abc=\n"}])
 def test_a_bad_cursor_is_a_400_json_error(endpoint: Any, handler: Any, body: dict[str, Any]) -> None:
     ws = WebSocketTestClient(handler, routes=list(FeatureView.routes), route_selection_key="action")
     ws.connect()
