@@ -269,13 +269,19 @@ def local_bundling(project: ProjectConfig = DEMO) -> Any:
     return LocalPythonBundling()
 
 
+def hashed_paths(project: ProjectConfig = DEMO) -> tuple[str, ...]:
+    """The paths (relative to cdk.json's directory) whose contents make the asset and its hash: the project's
+    code, its lock file and this recipe."""
+    return (*project.code, project.lock, "infra/bundling.py")
+
+
 def asset_exclude(project: ProjectConfig = DEMO) -> list[str]:
     """The asset's exclude patterns (CDK globs, relative to cdk.json's directory). Only these paths feed the
     asset hash: the project's code, its lock file (so the hash changes when a resolved version does) and this
     recipe; not tests, docs, or dot-directories such as .venv and .git ("*" skips names that start with a dot).
     A path inside a folder re-includes each folder on its way (an excluded folder is never entered)."""
     included: list[str] = []
-    for item in (*project.code, project.lock, "infra/bundling.py"):
+    for item in hashed_paths(project):
         parts = item.split("/")
         for depth in range(1, len(parts) + 1):
             pattern = "/".join(parts[:depth])

@@ -132,20 +132,25 @@ def test_the_lock_pins_every_requirement_with_hashes_and_leaves_out_the_runtimes
         assert hashes, name
 
 
-def test_the_asset_hash_follows_the_lock_and_the_code_not_the_docs(tmp_path: Path) -> None:
-    from aws_cdk import FileSystem
-
-    def fingerprint(path: Path) -> str:
-        return FileSystem.fingerprint(str(path), exclude=bundling.ASSET_EXCLUDE)
-
-    copy = tmp_path / "project"
-    for item in (*bundling.PROJECT_CODE, bundling.LOCK_FILE.name, "infra/bundling.py"):
+def copy_hashed_paths(project: Any, copy: Path) -> Path:
+    """A copy of exactly the paths that feed a project's asset hash (`bundling.hashed_paths`), without bytecode."""
+    for item in bundling.hashed_paths(project):
         source = ROOT / item
         if source.is_dir():
             shutil.copytree(source, copy / item, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
         else:
             (copy / item).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(source, copy / item)
+    return copy
+
+
+def test_the_asset_hash_follows_the_lock_and_the_code_not_the_docs(tmp_path: Path) -> None:
+    from aws_cdk import FileSystem
+
+    def fingerprint(path: Path) -> str:
+        return FileSystem.fingerprint(str(path), exclude=bundling.ASSET_EXCLUDE)
+
+    copy = copy_hashed_paths(bundling.DEMO, tmp_path / "project")
     original = fingerprint(copy)
     assert original == fingerprint(ROOT)  # exactly these paths feed the hash
     (copy / "README.md").write_text("docs")

@@ -17,7 +17,7 @@ import pytest
 from django_aws_api_gateway_websockets import events
 from django_aws_api_gateway_websockets.store.dynamodb_schema import create_table_arguments
 from tests.infra.conftest import ACCOUNT, REGION, ROOT, Assembly, cli_env, run_cdk, tail
-from tests.infra.test_asset import cdk_style_zip, files
+from tests.infra.test_asset import cdk_style_zip, copy_hashed_paths, files
 from tests.infra.test_asset_standalone import build_host_bundle, function_environment, run_asset
 
 pytestmark = pytest.mark.infra
@@ -91,14 +91,7 @@ def test_the_tutorial_asset_hash_follows_its_code_and_its_lock(tmp_path: Path) -
     def fingerprint(path: Path) -> str:
         return FileSystem.fingerprint(str(path), exclude=exclude)
 
-    copy = tmp_path / "project"
-    for item in (*project.code, project.lock, "infra/bundling.py"):
-        source = ROOT / item
-        if source.is_dir():
-            shutil.copytree(source, copy / item, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
-        else:
-            (copy / item).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(source, copy / item)
+    copy = copy_hashed_paths(project, tmp_path / "project")
     original = fingerprint(copy)
     assert original == fingerprint(ROOT)  # exactly these paths feed the hash: not app/, manage.py, the demo's lock
     shutil.copy2(ROOT / "examples/channels_tutorial/manage.py", copy / "examples/channels_tutorial/manage.py")
