@@ -39,6 +39,14 @@ def moto_server() -> Iterator[str]:
     server.stop()
 
 
+@pytest.fixture
+def queues(moto_server: str) -> Iterator[Any]:
+    """A fresh broadcast queue and its dead-letter queue on the moto server (tests/sqs.py)."""
+    from tests.sqs import make_queues
+
+    yield from make_queues(moto_server)
+
+
 @pytest.fixture(scope="session")
 def _fault_server_process() -> Iterator[Any]:
     from tests.fault_server import FaultServer

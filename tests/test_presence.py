@@ -8,7 +8,6 @@ import json
 from typing import Any
 
 import pytest
-from django.conf import settings
 from django.core.checks import run_checks
 from django.test import override_settings
 
@@ -20,7 +19,7 @@ from django_aws_api_gateway_websockets.presence import members
 from django_aws_api_gateway_websockets.store import Connection, get_store, reset_stores
 from django_aws_api_gateway_websockets.testing import WebSocketTestClient
 from tests.feature_views import FeatureView
-from tests.test_fanout import Queues, queues  # noqa: F401 (the moto server SQS queue fixture)
+from tests.sqs import drain, queue_settings
 
 pytestmark = [pytest.mark.urls("tests.urls"), pytest.mark.django_db]
 
@@ -216,24 +215,16 @@ def test_a_join_announcement_to_a_big_presence_group_goes_through_the_broadcast_
         endpoint: Any, handler: Any, queues: Any, moto_server: str) -> None:
     """A presence group over BROADCAST_QUEUE_THRESHOLD is announced to as send_to_group sends: the joiner's request
     only queues the announcement, and the queue's worker delivers it to every member once."""
-    from django_aws_api_gateway_websockets.testing import default_handler
-
     ids = crowd("room:stadium", 6)
-    with override_settings(WEBSOCKETS={**settings.WEBSOCKETS, "BROADCAST_QUEUE_URL": queues.url,
-                                       "SQS_ENDPOINT_URL": moto_server, "BROADCAST_QUEUE_THRESHOLD": 3,
-                                       "BROADCAST_CHUNK_SIZE": 4}):
+    with queue_settings(queues, moto_server, endpoint.url):
         ws = WebSocketTestClient(handler, routes=list(FeatureView.routes), route_selection_key="action")
         ws.connect()
         endpoint.reset()
         assert ws.send({"action": "join", "room": "stadium"}).status_code == 200
         assert endpoint.received == {}  # nothing posted by the joiner's request
         assert queues.depth(queues.url) == 2  # 7 recipients in chunks of 4
-        worker = default_handler()
-        while queues.depth(queues.url):
-            event, messages = queues.receive_event()
-            assert worker(event, None) == {"batchItemFailures": []}
-            queues.client.delete_message_batch(QueueUrl=queues.url, Entries=[
-                {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(messages)])
+        answers = drain(queues)
+        assert answers and all(answer == {"batchItemFailures": []} for answer in answers)
     joiner = f"guest-{ws.connection_id[:6]}"
     for cid in [*ids, ws.connection_id]:
         assert presence(endpoint, cid) == [("joined", "room:stadium", joiner)], cid
