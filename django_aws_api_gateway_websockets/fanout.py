@@ -60,6 +60,15 @@ _SIGNED_RE = re.compile(r'^(\{.*),"sig":"([A-Za-z0-9_-]{20,128})"\}$', re.DOTALL
 _SIGNATURE_BYTES = 128  # what the signature adds to a body, at most (sha256, base64: 43 characters)
 
 
+def is_sqs_event(event: object) -> bool:
+    """True for the events Lambda's SQS event source mapping sends (``Records`` from ``aws:sqs``)."""
+    if not isinstance(event, dict):
+        return False
+    records = event.get("Records")
+    return (isinstance(records, list) and bool(records) and isinstance(records[0], dict)
+            and records[0].get("eventSource") == "aws:sqs")
+
+
 @dataclass
 class EnqueuedBroadcast:
     """What :func:`enqueue` handed to the queue: delivery happens later, in the function's SQS invocations."""
@@ -191,15 +200,6 @@ def enqueue(recipients: Sequence[tuple[str, str]], payload: bytes) -> EnqueuedBr
 
 
 # Worker -----------------------------------------------------------------------------------------------------------
-def is_sqs_event(event: object) -> bool:
-    """True for the events Lambda's SQS event source mapping sends (``Records`` from ``aws:sqs``)."""
-    if not isinstance(event, dict):
-        return False
-    records = event.get("Records")
-    return (isinstance(records, list) and bool(records) and isinstance(records[0], dict)
-            and records[0].get("eventSource") == "aws:sqs")
-
-
 @dataclass
 class _Chunk:
     message_id: str
@@ -318,7 +318,7 @@ def handle_sqs_event(event: dict[str, Any], context: Any = None) -> dict[str, An
 
 def _handle(records: list[dict[str, Any]]) -> list[str]:
     from . import observability
-    from .messaging import SendResult, mark_gone_and_announce
+    from .messaging import _sending, _tally, mark_gone_and_announce
     from .sender import FORBIDDEN, GONE, SENT, get_sender
     from .store import get_store
 
@@ -333,36 +333,28 @@ def _handle(records: list[dict[str, Any]]) -> list[str]:
             failures.append(str(record.get("messageId", "")))
     if not chunks:
         return failures
-    outcomes = get_sender().post_groups([(c.posts, c.payload) for c in chunks], region=region(),
-                                        concurrency=int(ws_settings.MAX_WORKERS),
-                                        retries=int(ws_settings.MAX_RETRIES))
+    outcomes = get_sender().post_groups([(c.posts, c.payload) for c in chunks], **_sending())
     gone: list[str] = []
     counts = {observability.BROADCAST_RETRIED: 0, observability.BROADCAST_REFUSED: 0,
               observability.BROADCAST_DEAD_LETTERED: 0}
     for chunk, results in zip(chunks, outcomes, strict=True):
-        summary = SendResult()
+        summary, _forbidden = _tally(chunk.posts, results)  # counted and recorded as every broadcast is
+        gone += summary.gone_ids
         retry: list[Any] = []
         refused: list[Any] = []
         for post, outcome in zip(chunk.posts, results, strict=True):
-            if outcome.status == SENT:
-                summary.sent += 1
-            elif outcome.status == GONE:
-                summary.gone += 1
-                gone.append(post.connection_id)
+            if outcome.status in (SENT, GONE):
+                continue
+            if outcome.status == FORBIDDEN:
+                logger.error("Broadcast chunk %s: @connections refused (403) %s: the function needs "
+                             "execute-api:ManageConnections; not retried", chunk.message_id, post.endpoint)
+                refused.append(post)
+            elif refused_for_good(outcome):
+                logger.error("Broadcast chunk %s: @connections refused %s for good (%s); not retried",
+                             chunk.message_id, post.connection_id, outcome.detail)
+                refused.append(post)
             else:
-                summary.failed += 1
-                summary.failed_ids.append(post.connection_id)
-                if outcome.status == FORBIDDEN:
-                    logger.error("Broadcast chunk %s: @connections refused (403) %s: the function needs "
-                                 "execute-api:ManageConnections; not retried", chunk.message_id, post.endpoint)
-                    refused.append(post)
-                elif refused_for_good(outcome):
-                    logger.error("Broadcast chunk %s: @connections refused %s for good (%s); not retried",
-                                 chunk.message_id, post.connection_id, outcome.detail)
-                    refused.append(post)
-                else:
-                    retry.append(post)
-        observability.record_broadcast(summary)
+                retry.append(post)
         counts[observability.BROADCAST_REFUSED] += len(refused)
         if refused and ws_settings.BROADCAST_DEAD_LETTER_QUEUE_URL:
             # Not retried (no retry can pass), but not dropped either: a 403 passes once the function's permission
