@@ -87,16 +87,12 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]
         errors.append(_error(9, f"WEBSOCKETS['RATE_LIMIT_CACHE'] = {cache!r} is not in CACHES."))
 
     for key, low, high in (("MAX_MESSAGE_BYTES", 1, 128 * 1024), ("MAX_WORKERS", 1, 512),
-                           ("MAX_RETRIES", 0, 20), ("SESSION_RETENTION_DAYS", 0, 36500)):
-        value = getattr(ws_settings, key)
-        if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-            errors.append(_error(10, f"WEBSOCKETS[{key!r}] must be an integer from {low} to {high}, not {value!r}."))
-
-    for key, low, high in (("CONNECTION_CACHE_SIZE", 0, 10_000_000), ("BROADCAST_QUEUE_THRESHOLD", 0, 10_000_000),
+                           ("MAX_RETRIES", 0, 20), ("SESSION_RETENTION_DAYS", 0, 36500),
+                           ("CONNECTION_CACHE_SIZE", 0, 10_000_000), ("BROADCAST_QUEUE_THRESHOLD", 0, 10_000_000),
                            ("BROADCAST_CHUNK_SIZE", 1, 5000), ("BROADCAST_MAX_ATTEMPTS", 1, 100),
                            ("BROADCAST_RETRY_DELAY", 0, 900)):
         value = getattr(ws_settings, key)
-        if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        if not _number(value, low, high):
             errors.append(_error(10, f"WEBSOCKETS[{key!r}] must be an integer from {low} to {high}, not {value!r}."))
     for key in ("BROADCAST_QUEUE_URL", "BROADCAST_DEAD_LETTER_QUEUE_URL", "SQS_ENDPOINT_URL"):
         value = getattr(ws_settings, key)
@@ -113,7 +109,7 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]
                                   "or None."))
     for key in ("CONNECTION_CACHE_TTL", "USER_REVALIDATE_INTERVAL"):
         value = getattr(ws_settings, key)
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 3600:
+        if not _number(value, 0, 3600, integer=False):
             errors.append(_error(29, f"WEBSOCKETS[{key!r}] must be a number of seconds from 0 to 3600, not {value!r}.",
                                  hint="0 checks with the store (or the user table) on every message."))
 
