@@ -80,10 +80,6 @@ class ConnectionCache:
     def __contains__(self, connection_id: object) -> bool:
         return connection_id in self._entries
 
-    def was_closed(self, connection_id: str) -> bool:
-        with self._lock:
-            return self._closed_here(connection_id, self.clock())
-
     def _closed_here(self, connection_id: str, now: float) -> bool:  # under the lock
         until = self._closed.get(connection_id)
         if until is None:

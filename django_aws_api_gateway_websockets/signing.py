@@ -55,15 +55,10 @@ class _SharedPartsSigV4Auth(SigV4Auth):
             self._keys = {date: key}  # one day at a time
         return key
 
-    def signature(self, string_to_sign: str, request: Any) -> str:
-        key = self.signing_key(request.context["timestamp"][0:8])
-        return str(self._sign(key, string_to_sign, hex=True))
-
 
 @dataclass(frozen=True)
 class _Template:
     second: int
-    timestamp: str
     base_path: str  # the endpoint's path ("" or "/stage")
     canonical_rest: str  # the canonical request after its path line (query, headers, signed headers, payload)
     canonical_path_prefix: str  # botocore's canonical path of base_path + "/@connections/" (the id follows)
@@ -111,7 +106,7 @@ class PostSigner:
         prefix = sts[: sts.rindex("\n") + 1]
         signed = auth.signed_headers(auth.headers_to_sign(request))
         return _Template(
-            second=second, timestamp=request.context["timestamp"], base_path=urlsplit(endpoint).path.rstrip("/"),
+            second=second, base_path=urlsplit(endpoint).path.rstrip("/"),
             canonical_rest=rest, canonical_path_prefix=path_line[: -len(_MARKER)], string_to_sign_prefix=prefix,
             authorization_prefix=f"AWS4-HMAC-SHA256 Credential={auth.scope(request)}, SignedHeaders={signed}, Signature=",
             headers={k: v if isinstance(v, str) else v.decode() for k, v in request.headers.items()},
