@@ -144,6 +144,15 @@ class Connection:
         }
 
 
+def is_sqs_event(event: object) -> bool:
+    """True for the events Lambda's SQS event source mapping sends (``Records`` from ``aws:sqs``)."""
+    if not isinstance(event, dict):
+        return False
+    records = event.get("Records")
+    return (isinstance(records, list) and bool(records) and isinstance(records[0], dict)
+            and records[0].get("eventSource") == "aws:sqs")
+
+
 def is_websocket_event(event: object) -> bool:
     """True for events API Gateway's WebSocket APIs send (they carry ``requestContext.eventType``)."""
     if not isinstance(event, dict):

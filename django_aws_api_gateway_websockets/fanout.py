@@ -60,15 +60,6 @@ _SIGNED_RE = re.compile(r'^(\{.*),"sig":"([A-Za-z0-9_-]{20,128})"\}$', re.DOTALL
 _SIGNATURE_BYTES = 128  # what the signature adds to a body, at most (sha256, base64: 43 characters)
 
 
-def is_sqs_event(event: object) -> bool:
-    """True for the events Lambda's SQS event source mapping sends (``Records`` from ``aws:sqs``)."""
-    if not isinstance(event, dict):
-        return False
-    records = event.get("Records")
-    return (isinstance(records, list) and bool(records) and isinstance(records[0], dict)
-            and records[0].get("eventSource") == "aws:sqs")
-
-
 @dataclass
 class EnqueuedBroadcast:
     """What :func:`enqueue` handed to the queue: delivery happens later, in the function's SQS invocations."""

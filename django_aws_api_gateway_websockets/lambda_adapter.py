@@ -24,8 +24,8 @@ from django.http.request import validate_host
 from django.urls import reverse
 
 from .conf import region, ws_settings
-from .events import CONNECT, DISCONNECT, EVENT_TYPES, MESSAGE, is_websocket_event
-from .fanout import handle_sqs_event, is_sqs_event
+from .events import CONNECT, DISCONNECT, EVENT_TYPES, MESSAGE, is_sqs_event, is_websocket_event
+from .fanout import handle_sqs_event
 from .security import ADAPTER_HOSTS, ANSWERED_KEY, CONNECTION_ID_RE, DEBUG_HOSTS, EVENT_TYPE_KEY
 
 logger = logging.getLogger("django_aws_api_gateway_websockets")

@@ -28,6 +28,8 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from .events import is_sqs_event
+
 Handler = Callable[[Any, Any], Any]
 
 DEFAULT_NAMESPACE = "DjangoWebSockets"
@@ -87,10 +89,8 @@ def _text(value: Any, limit: int = 256) -> str:
 def describe_event(event: Any) -> dict[str, str]:
     """The correlation keys of an event, read defensively (events can be malformed)."""
     context = event.get("requestContext") if isinstance(event, dict) else None
-    records = event.get("Records") if isinstance(event, dict) else None
-    if context is None and isinstance(records, list) and records and isinstance(records[0], dict) \
-            and records[0].get("eventSource") == "aws:sqs":  # broadcast chunks (fanout)
-        return {"event_type": "sqs", "records": str(len(records)), "route": "", "request_id": ""}
+    if context is None and is_sqs_event(event):  # broadcast chunks (fanout)
+        return {"event_type": "sqs", "records": str(len(event["Records"])), "route": "", "request_id": ""}
     if not isinstance(context, dict):
         return {"event_type": "invalid"}
     event_type = _text(context.get("eventType"))
