@@ -37,6 +37,10 @@ _FIELDS = ("connection_id", "api_id", "stage", "domain_name", "user_id", "user_n
 _CONVERTED = ("connected_at", "data")
 
 
+# Databases whose UPDATE ... RETURNING the hot path uses (one statement per message).
+_RETURNING_VENDORS = ("sqlite", "postgresql")
+
+
 class OrmStore(ConnectionStore):
     def __init__(self, model: type[WebSocketSession] | None = None) -> None:
         self.model = model or WebSocketSession
@@ -49,31 +53,32 @@ class OrmStore(ConnectionStore):
 
     def touch(self, connection_id: str) -> Connection | None:
         """One ``UPDATE ... RETURNING`` statement on SQLite and PostgreSQL; two queries elsewhere."""
-        if not self._returning_supported():
+        db = self._db()
+        if db.vendor not in _RETURNING_VENDORS:
             return super().touch(connection_id)
-        now = self._prep_seen(timezone.now())
-        return self._update_returning("touch", [now, connection_id])
+        return self._update_returning(db, "touch", [self._prep_seen(db, timezone.now()), connection_id])
 
     def record_activity(self, connection_id: str, count: int, last_seen: datetime) -> Connection | None:
         """One ``UPDATE ... RETURNING`` on SQLite and PostgreSQL (two queries elsewhere): ``count`` messages added
         whether or not the connection is still open, last-seen moved forward only."""
-        if not self._returning_supported():
+        db = self._db()
+        if db.vendor not in _RETURNING_VENDORS:
             self._add_activity(connection_id, count, last_seen)
             found = self.get(connection_id)
             return found if found is not None and found.connected else None
-        seen = self._prep_seen(last_seen)
-        connection = self._update_returning("activity", [count, seen, seen, connection_id])
+        seen = self._prep_seen(db, last_seen)
+        connection = self._update_returning(db, "activity", [count, seen, seen, connection_id])
         return connection if connection is not None and connection.connected else None
 
-    def _returning_supported(self) -> bool:
-        return connections[router.db_for_write(self.model)].vendor in ("sqlite", "postgresql")
+    def _db(self) -> Any:
+        """The database connection this store writes to (looked up once per operation)."""
+        return connections[router.db_for_write(self.model)]
 
-    def _prep_seen(self, value: datetime) -> Any:
-        return self._field("last_seen").get_db_prep_value(value, connections[router.db_for_write(self.model)])
+    def _prep_seen(self, connection: Any, value: datetime) -> Any:
+        return self._field("last_seen").get_db_prep_value(value, connection)
 
-    def _update_returning(self, kind: str, params: list[Any]) -> Connection | None:
+    def _update_returning(self, connection: Any, kind: str, params: list[Any]) -> Connection | None:
         """Run the ``UPDATE ... RETURNING`` statement ``kind`` (built once per store) and read its row."""
-        connection = connections[router.db_for_write(self.model)]
         sql = self._sql.get(kind)
         if sql is None:
             quote = connection.ops.quote_name
