@@ -13,9 +13,9 @@ import logging
 import re
 import threading
 import uuid
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 import boto3
 from asgiref.sync import sync_to_async
@@ -32,6 +32,7 @@ from .snapstart import after_restore
 from .store import get_store
 
 logger = logging.getLogger("django_aws_api_gateway_websockets")
+T = TypeVar("T")
 
 MAX_PAYLOAD_BYTES = 128 * 1024
 MESSAGE_ID_KEY = "messageId"
@@ -218,8 +219,15 @@ def _mark_gone(connection_ids: list[str]) -> None:
 
 
 def mark_gone_and_announce(store: Any, connection_ids: list[str]) -> None:
-    presence.close_and_announce(store, connection_ids, lambda: store.mark_gone(connection_ids))
+    close_and_forget(store, connection_ids, lambda: store.mark_gone(connection_ids))
+
+
+def close_and_forget(store: Any, connection_ids: list[str], close: Callable[[], T]) -> T:
+    """Run ``close`` (which ends the connections), announcing ``left`` in their presence groups, then forget them
+    in this process's connection cache (later messages on them are refused here)."""
+    result = presence.close_and_announce(store, connection_ids, close)
     connection_cache.connections_closed(connection_ids)
+    return result
 
 
 def _tally(posts: Sequence[Post], outcomes: Sequence[Any]) -> tuple[SendResult, tuple[str, str] | None]:
@@ -365,9 +373,8 @@ def close_connection(connection: ConnectionLike) -> bool:
         raise
     store = get_store()
     # Its $disconnect will find the connection closed already: presence groups hear that it left from here.
-    presence.close_and_announce(store, [connection.connection_id],
-                                lambda: store.disconnect(connection.connection_id, reason="closed by server"))
-    connection_cache.connections_closed([connection.connection_id])
+    close_and_forget(store, [connection.connection_id],
+                     lambda: store.disconnect(connection.connection_id, reason="closed by server"))
     return True
 
 

@@ -419,10 +419,11 @@ class WebSocketView(View):
         if connection is None:
             return self._error(403, "Unknown or disconnected connection.")
         if user is None:
+            from .messaging import close_and_forget  # (messaging's imports stay off the view's import path)
+
             store = self.store
-            presence.close_and_announce(store, [connection.connection_id], lambda: store.disconnect(
+            close_and_forget(store, [connection.connection_id], lambda: store.disconnect(
                 connection.connection_id, reason="credentials changed"))
-            connection_cache.connections_closed([connection.connection_id])
             return self._error(401, "The user of this connection is no longer authenticated.")
         request.user = user  # type: ignore[assignment]  # any user object, not only the project's User
         self.connection = connection
