@@ -4,7 +4,6 @@ lambda_handler (a gateway serving tests/feature_views.py: the demo chat plus asy
 from __future__ import annotations
 
 import json
-import socket
 import struct
 import time
 
@@ -13,7 +12,7 @@ from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
 from tests.e2e.gateway_process import Gateway
-from tests.e2e.test_gateway import ask, recv_until, wait_for
+from tests.e2e.test_gateway import ask, recv_until, reset, wait_for
 
 pytestmark = pytest.mark.e2e
 
@@ -54,8 +53,7 @@ def test_presence_over_real_sockets_with_a_dropped_socket(feature_gateway: Gatew
         joined = recv_until(a, lambda m: m.get("type") == "presence")
         assert (joined["event"], joined["member"]["connectionId"]) == ("joined", b_id)
         # b's network goes away: a TCP reset, no close frame. API Gateway's $disconnect (1006) is all that comes.
-        b.socket.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-        b.socket.close()
+        reset(b.socket)
         left = recv_until(a, lambda m: m.get("type") == "presence" and m["event"] == "left")
         assert (left["group"], left["member"]["connectionId"]) == ("room:presence-e2e", b_id)
         a_id = ask(a, {"action": "whoami"})["connectionId"]

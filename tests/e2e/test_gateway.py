@@ -29,6 +29,12 @@ def ask(ws: ClientConnection, payload: dict[str, Any]) -> dict[str, Any]:
     return json.loads(ws.recv(timeout=10))
 
 
+def reset(sock: socket.socket) -> None:
+    """Close with a TCP RST (no FIN, no close frame), as a crashed client or a dropped network does."""
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    sock.close()
+
+
 def recv_until(ws: ClientConnection, predicate: Any, timeout: float = 10.0) -> dict[str, Any]:
     """Read messages (pushes and replies interleave) until one matches."""
     deadline = time.monotonic() + timeout
@@ -251,8 +257,7 @@ def test_the_gateway_on_the_dynamodb_store(tmp_path: Any, gateway: Gateway, moto
             assert recv_until(b, lambda m: m.get("type") == "message")["text"] == "stored in DynamoDB"
             connection_id = ask(b, {"action": "whoami"})["connectionId"]
             # Presence on DynamoDB: a heard b join; b's network drops (TCP reset), and its $disconnect tells a.
-            b.socket.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-            b.socket.close()
+            reset(b.socket)
             heard: list[tuple[str, str]] = []
             recv_until(a, lambda m: m.get("type") == "presence" and not heard.append(
                 (m["event"], m["member"]["connectionId"])) and m["event"] == "left")

@@ -14,7 +14,6 @@ import json
 import os
 import random
 import socket
-import struct
 import threading
 import time
 from collections.abc import Iterator
@@ -28,6 +27,7 @@ from websockets.sync.client import connect
 
 from django_aws_api_gateway_websockets.gateway.config import GatewayConfig
 from django_aws_api_gateway_websockets.gateway.server import serve
+from tests.e2e.test_gateway import reset
 
 pytestmark = pytest.mark.e2e
 
@@ -116,12 +116,6 @@ def handshake(port: int) -> socket.socket:
     sock.sendall((f"GET / HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
                   f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n").encode())
     return sock
-
-
-def reset(sock: socket.socket) -> None:
-    """Close with a TCP RST (no FIN, no close frame), as a crashed client or a dropped network does."""
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-    sock.close()
 
 
 def assert_exactly_one_disconnect_per_connect(recorder: Recorder, expected_connects: int) -> None:
