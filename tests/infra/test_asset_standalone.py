@@ -12,6 +12,8 @@ import py_compile
 import subprocess
 import sys
 import zipfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -84,6 +86,31 @@ def run_asset(bundle: Path, interpreter: str, runtime: Path, environment: dict[s
     return json.loads(result_file.read_text()), process
 
 
+@contextmanager
+def standalone_environment(template_env: dict[str, Any], moto_server: str, endpoint_url: str, tmp_path: Path,
+                           secret_key: str) -> Iterator[dict[str, str]]:
+    """The function's environment as its template gives it (the values known before deploy), with what the
+    template names created on moto for the block's duration (the table, the SECRET_KEY secret), @connections at
+    ``endpoint_url``, and the variables the Lambda runtime sets."""
+    environment = {k: v for k, v in template_env.items() if isinstance(v, str)}
+    aws = {"endpoint_url": moto_server, "region_name": REGION}
+    table, secret = environment["WEBSOCKETS_DYNAMODB_TABLE"], environment["DJANGO_SECRET_KEY_SECRET_ID"]
+    boto3.client("dynamodb", **aws).create_table(**create_table_arguments(table))
+    boto3.client("secretsmanager", **aws).create_secret(Name=secret, SecretString=secret_key)
+    environment.update({
+        "WEBSOCKETS_ENDPOINT_URL": endpoint_url,  # the local @connections stand-in
+        "DJANGO_DB_PATH": str(tmp_path / "db.sqlite3"),  # /tmp/db.sqlite3 on Lambda
+        "AWS_ENDPOINT_URL": moto_server, "AWS_REGION": REGION, "AWS_DEFAULT_REGION": REGION,
+        "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_SESSION_TOKEN": "testing",
+        "AWS_LAMBDA_FUNCTION_NAME": "standalone", "PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "LANG": "C.UTF-8",
+    })
+    try:
+        yield environment
+    finally:
+        boto3.client("dynamodb", **aws).delete_table(TableName=table)
+        boto3.client("secretsmanager", **aws).delete_secret(SecretId=secret, ForceDeleteWithoutRecovery=True)
+
+
 def test_the_asset_handles_a_session_on_its_own(host_bundle: tuple[Path, str], runtime_stand_in: Path,
                                                 assembly: Assembly, moto_server: str, fault_server: Any,
                                                 tmp_path: Path) -> None:
@@ -92,20 +119,7 @@ def test_the_asset_handles_a_session_on_its_own(host_bundle: tuple[Path, str], r
     tokens = {k for k, v in template_env.items() if not isinstance(v, str)}
     assert tokens == {"WEBSOCKETS_ENDPOINT_URL", "WEBSOCKETS_BROADCAST_QUEUE_URL",  # the values known at deploy time only
                       "WEBSOCKETS_BROADCAST_DEAD_LETTER_QUEUE_URL"}
-    environment = {k: v for k, v in template_env.items() if isinstance(v, str)}
     aws = {"endpoint_url": moto_server, "region_name": REGION}
-    queue_url = boto3.client("sqs", **aws).create_queue(QueueName=f"standalone-{tmp_path.name[-8:]}")["QueueUrl"]
-    table, secret = environment["WEBSOCKETS_DYNAMODB_TABLE"], environment["DJANGO_SECRET_KEY_SECRET_ID"]
-    boto3.client("dynamodb", **aws).create_table(**create_table_arguments(table))
-    boto3.client("secretsmanager", **aws).create_secret(Name=secret, SecretString=SECRET_KEY)
-    environment.update({
-        "WEBSOCKETS_ENDPOINT_URL": fault_server.url,  # the local @connections stand-in
-        "WEBSOCKETS_BROADCAST_QUEUE_URL": queue_url,
-        "DJANGO_DB_PATH": str(tmp_path / "db.sqlite3"),  # /tmp/db.sqlite3 on Lambda
-        "AWS_ENDPOINT_URL": moto_server, "AWS_REGION": REGION, "AWS_DEFAULT_REGION": REGION,
-        "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_SESSION_TOKEN": "testing",
-        "AWS_LAMBDA_FUNCTION_NAME": "standalone", "PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "LANG": "C.UTF-8",
-    })
     connection = events.Connection(api_id="a1b2c3d4e5", region=REGION, stage="dev")
     with override_settings(SECRET_KEY=SECRET_KEY):  # the function's key (from the secret) signs its chunks
         queued_chunk = fanout.sign_chunk(json.dumps({"v": 1, "id": "b", "to": {fault_server.url: [
@@ -117,12 +131,13 @@ def test_the_asset_handles_a_session_on_its_own(host_bundle: tuple[Path, str], r
                 sqs_event([{"MessageId": "chunk-1", "ReceiptHandle": "r", "Body": queued_chunk}],  # a queued chunk
                           "arn:aws:sqs:eu-west-1:1:q", REGION),
                 connection.disconnect_event()]
-    try:
-        result, process = run_asset(bundle, interpreter, runtime_stand_in, environment, sequence, tmp_path)
-    finally:
-        boto3.client("dynamodb", **aws).delete_table(TableName=table)
-        boto3.client("secretsmanager", **aws).delete_secret(SecretId=secret, ForceDeleteWithoutRecovery=True)
-        boto3.client("sqs", **aws).delete_queue(QueueUrl=queue_url)
+    with standalone_environment(template_env, moto_server, fault_server.url, tmp_path, SECRET_KEY) as environment:
+        queue_url = boto3.client("sqs", **aws).create_queue(QueueName=f"standalone-{tmp_path.name[-8:]}")["QueueUrl"]
+        environment["WEBSOCKETS_BROADCAST_QUEUE_URL"] = queue_url
+        try:
+            result, process = run_asset(bundle, interpreter, runtime_stand_in, environment, sequence, tmp_path)
+        finally:
+            boto3.client("sqs", **aws).delete_queue(QueueUrl=queue_url)
 
     assert result["responses"].pop(4) == {"batchItemFailures": []}  # the SQS batch
     statuses = [response["statusCode"] for response in result["responses"]]

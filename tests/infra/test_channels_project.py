@@ -11,14 +11,12 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
 
 from django_aws_api_gateway_websockets import events
-from django_aws_api_gateway_websockets.store.dynamodb_schema import create_table_arguments
 from tests.infra.conftest import ACCOUNT, REGION, ROOT, Assembly, cli_env, run_cdk, tail
 from tests.infra.test_asset import cdk_style_zip, copy_hashed_paths, files
-from tests.infra.test_asset_standalone import build_host_bundle, function_environment, run_asset
+from tests.infra.test_asset_standalone import build_host_bundle, function_environment, run_asset, standalone_environment
 
 pytestmark = pytest.mark.infra
 
@@ -112,18 +110,6 @@ def test_the_tutorial_asset_chats_on_its_own(channels_assembly: Assembly, runtim
                                              fault_server: Any, tmp_path: Path) -> None:
     bundle, interpreter = build_host_bundle(tmp_path_factory, "channels-tutorial")
     template_env = function_environment(channels_assembly, APP)
-    environment = {k: v for k, v in template_env.items() if isinstance(v, str)}
-    aws = {"endpoint_url": moto_server, "region_name": REGION}
-    table, secret = environment["WEBSOCKETS_DYNAMODB_TABLE"], environment["DJANGO_SECRET_KEY_SECRET_ID"]
-    boto3.client("dynamodb", **aws).create_table(**create_table_arguments(table))
-    boto3.client("secretsmanager", **aws).create_secret(Name=secret, SecretString="t" * 64)
-    environment.update({
-        "WEBSOCKETS_ENDPOINT_URL": fault_server.url,  # the local @connections stand-in
-        "DJANGO_DB_PATH": str(tmp_path / "db.sqlite3"),  # /tmp/db.sqlite3 on Lambda
-        "AWS_ENDPOINT_URL": moto_server, "AWS_REGION": REGION, "AWS_DEFAULT_REGION": REGION,
-        "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_SESSION_TOKEN": "testing",
-        "AWS_LAMBDA_FUNCTION_NAME": "standalone", "PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "LANG": "C.UTF-8",
-    })
     alice, bob = (events.Connection(api_id="c1h2a3t4e5", region=REGION, stage="dev") for _ in range(2))
     # As the README's wscat steps: the consumer's route in ?path=, an Origin the tutorial's
     # AllowedHostsOriginValidator accepts (its ALLOWED_HOSTS: localhost).
@@ -132,11 +118,8 @@ def test_the_tutorial_asset_chats_on_its_own(channels_assembly: Assembly, runtim
                 bob.connect_event({"Origin": "http://localhost"}, room),
                 alice.message_event(json.dumps({"message": "hello from the asset"})),
                 alice.disconnect_event(), bob.disconnect_event()]
-    try:
+    with standalone_environment(template_env, moto_server, fault_server.url, tmp_path, "t" * 64) as environment:
         result, process = run_asset(bundle, interpreter, runtime_stand_in, environment, sequence, tmp_path)
-    finally:
-        boto3.client("dynamodb", **aws).delete_table(TableName=table)
-        boto3.client("secretsmanager", **aws).delete_secret(SecretId=secret, ForceDeleteWithoutRecovery=True)
 
     responses = result["responses"]
     assert [r["statusCode"] for r in responses] == [200] * 5, responses
