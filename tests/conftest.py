@@ -39,6 +39,15 @@ def moto_server() -> Iterator[str]:
     server.stop()
 
 
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[Any]:
+    """A PostgreSQL server: the machine's, or a private one started once for the session (tests/services.py)."""
+    from tests.services import postgres_server
+
+    with postgres_server() as server:
+        yield server
+
+
 @pytest.fixture
 def queues(moto_server: str) -> Iterator[Any]:
     """A fresh broadcast queue and its dead-letter queue on the moto server (tests/sqs.py)."""

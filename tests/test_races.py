@@ -9,13 +9,12 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.services import Postgres, postgres_server
+from tests.services import Postgres
 
 ROOT = Path(__file__).resolve().parents[1]
 # Enough trials to hit the windows the old code had (it failed with these numbers: connections left open on
@@ -24,12 +23,6 @@ ROOT = Path(__file__).resolve().parents[1]
 THREAD_TRIALS = 60
 PROCESS_TRIALS = 20
 DYNAMODB_TRIALS = (40, 20)
-
-
-@pytest.fixture(scope="module")
-def postgres() -> Iterator[Postgres]:
-    with postgres_server() as server:
-        yield server
 
 
 def race(settings: dict[str, Any], mode: str, trials: int, migrate: bool = False) -> dict[str, Any]:

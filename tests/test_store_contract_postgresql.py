@@ -11,25 +11,24 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.services import postgres_server, unique_name
+from tests.services import Postgres, unique_name
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def test_the_orm_store_keeps_the_contract_on_postgresql() -> None:
+def test_the_orm_store_keeps_the_contract_on_postgresql(postgres: Postgres) -> None:
     name = unique_name("dawsws_contract")
-    with postgres_server() as server:
-        database = {"ENGINE": "django.db.backends.postgresql", "NAME": name, "HOST": server.host,
-                    "PORT": server.port, "USER": server.user, "TEST": {"NAME": f"test_{name}"}}
-        env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST")}
-        env["DAWSWS_TEST_DATABASE"] = json.dumps(database)
-        try:
-            result = subprocess.run([sys.executable, "-m", "pytest", "tests/test_store_contract.py", "-vv", "-s", "-p",
-                                     "no:randomly", "-p", "no:cacheprovider", "-k", "orm and not dynamodb"],
-                                    cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
-        finally:
-            with server.connect() as conn:  # normally dropped by pytest-django already
-                conn.execute(f'DROP DATABASE IF EXISTS "test_{name}" WITH (FORCE)')
+    database = {"ENGINE": "django.db.backends.postgresql", "NAME": name, "HOST": postgres.host,
+                "PORT": postgres.port, "USER": postgres.user, "TEST": {"NAME": f"test_{name}"}}
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST")}
+    env["DAWSWS_TEST_DATABASE"] = json.dumps(database)
+    try:
+        result = subprocess.run([sys.executable, "-m", "pytest", "tests/test_store_contract.py", "-vv", "-s", "-p",
+                                 "no:randomly", "-p", "no:cacheprovider", "-k", "orm and not dynamodb"],
+                                cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+    finally:
+        with postgres.connect() as conn:  # normally dropped by pytest-django already
+            conn.execute(f'DROP DATABASE IF EXISTS "test_{name}" WITH (FORCE)')
     summary = result.stdout.strip().splitlines()[-1] if result.stdout.strip() else ""
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
     passed = re.search(r"(\d+) passed", summary)
