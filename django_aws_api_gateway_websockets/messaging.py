@@ -365,8 +365,7 @@ def close_connection(connection: ConnectionLike) -> bool:
     except ClientError as error:
         code, status = _error_code(error)
         if is_gone(code, status):
-            get_store().mark_gone([connection.connection_id])
-            connection_cache.connections_closed([connection.connection_id])
+            _mark_gone([connection.connection_id])  # presence groups it was in hear that it left
             return False
         if status == 403:
             raise _permission_error(str(error), endpoint) from error

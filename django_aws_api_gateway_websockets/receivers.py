@@ -24,13 +24,14 @@ def close_connections_on_logout(sender: Any, request: Any, user: Any, **kwargs: 
         return
     store = get_store()
     connections = store.user_connections(str(user.pk))
-    for connection in connections:
-        store.disconnect(connection.connection_id, reason="logout")
-    connection_cache.connections_closed(c.connection_id for c in connections)
     if connections:
-        logger.info("Closing %d WebSocket connection(s) of user %s on logout", len(connections), user.pk)
-        from .messaging import close_connections
+        from .messaging import close_and_forget, close_connections
 
+        ids = [c.connection_id for c in connections]
+        # Closed in the store first (later messages are refused at once), presence groups hearing that they left;
+        # then API Gateway is asked to close the sockets (their $disconnect finds them closed: no second "left").
+        close_and_forget(store, ids, lambda: [store.disconnect(cid, reason="logout") for cid in ids])
+        logger.info("Closing %d WebSocket connection(s) of user %s on logout", len(connections), user.pk)
         close_connections(connections)
 
 

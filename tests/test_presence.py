@@ -104,6 +104,34 @@ def test_members_hear_who_joins_leaves_drops_and_goes(endpoint: Any, handler: An
     assert presence(endpoint, alice.connection_id) == [("left", "room:lobby", f"guest-{carol.connection_id[:6]}")]
 
 
+def test_members_hear_that_a_user_logged_out_and_that_a_closed_socket_was_gone(
+        endpoint: Any, handler: Any, django_user_model: Any, client: Any) -> None:
+    """Logout closes the user's sockets (CLOSE_ON_LOGOUT): the room hears "left" once, not again at their
+    $disconnect. A close that API Gateway answers 410 (gone before its $disconnect came): the room hears "left"."""
+    user = django_user_model.objects.create_user("dora")
+    dora = WebSocketTestClient(handler, routes=list(FeatureView.routes), route_selection_key="action")
+    dora.force_login(user)
+    guest = WebSocketTestClient(handler, routes=list(FeatureView.routes), route_selection_key="action")
+    for ws in (dora, guest):
+        assert ws.connect().status_code == 200
+        ws.send({"action": "join", "room": "lobby"})
+    endpoint.reset()
+    client.force_login(user)
+    client.logout()
+    assert endpoint.deleted == [dora.connection_id]
+    assert presence(endpoint, guest.connection_id) == [("left", "room:lobby", "dora")]
+    assert dora.disconnect(1000).status_code == 200
+    assert presence(endpoint, guest.connection_id) == [("left", "room:lobby", "dora")]
+
+    store = get_store()
+    store.connect(Connection(connection_id="gone-ghost3=", domain_name="127.0.0.1", stage="", user_name="ghost"))
+    store.join("gone-ghost3=", "room:lobby")  # a member the room was never told about (no announcement)
+    endpoint.reset()
+    assert close_connection(store.get("gone-ghost3=")) is False  # type: ignore[arg-type]
+    assert presence(endpoint, guest.connection_id) == [("left", "room:lobby", "ghost")]
+    assert "gone-ghost3=" not in {m["connectionId"] for m in members("room:lobby").members}
+
+
 def test_without_presence_groups_nothing_is_announced(fault_server: Any, handler: Any) -> None:
     with override_settings(WEBSOCKETS={"ENDPOINT_URL": fault_server.url}):
         reset_stores()
